@@ -1,0 +1,138 @@
+"""From what a user types to the files of a checkpoint.
+
+Accepts what TensorFlow accepts (a prefix, a directory with a `checkpoint` state file) and what
+people actually have at hand: the `.index` file, any `.data-NNNNN-of-MMMMM` shard, a directory
+holding one bundle.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass
+
+from .errors import CorruptionError, NotFoundError
+
+__all__ = ["Resolved", "latest_checkpoint", "read_checkpoint_state", "resolve"]
+
+_DATA_SUFFIX = re.compile(r"\.data-\d{5,}-of-\d{5,}$")
+_TEMP_SUFFIX = re.compile(r"\.tempstate\d+$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A checkpoint located on disk: its format ("V2" or "V1") and the prefix to open."""
+
+    format: str
+    prefix: str
+
+
+def _unescape_text_proto(s: str) -> str:
+    # Protobuf text format writes strings C-escaped; decode through bytes to undo \ooo octal.
+    raw = s.encode("utf-8", "surrogateescape").decode("unicode_escape").encode("latin-1")
+    return raw.decode("utf-8", "surrogateescape")
+
+
+_STATE_LINE = re.compile(r'^\s*(\w+)\s*:\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+def read_checkpoint_state(directory: str, latest_filename: str = "checkpoint") -> list[str] | None:
+    """Paths in a `checkpoint` state file, newest last, made absolute the way TF does.
+
+    Returns None when the directory has no state file. The first element is
+    `model_checkpoint_path`, followed by `all_model_checkpoint_paths` in order.
+    """
+    state_path = os.path.join(directory, latest_filename)
+    try:
+        with open(state_path, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        return None
+    latest = None
+    others: list[str] = []
+    for line in text.splitlines():
+        m = _STATE_LINE.match(line)
+        if not m:
+            continue
+        field, value = m.group(1), _unescape_text_proto(m.group(2))
+        if field == "model_checkpoint_path":
+            latest = value
+        elif field == "all_model_checkpoint_paths":
+            others.append(value)
+    if not latest:
+        raise CorruptionError("invalid checkpoint state: no model_checkpoint_path", file=state_path)
+
+    def absolute(p: str) -> str:
+        return p if os.path.isabs(p) else os.path.join(directory, p)
+
+    return [absolute(latest)] + [absolute(p) for p in others]
+
+
+def latest_checkpoint(directory: str, latest_filename: str = "checkpoint") -> str | None:
+    """The newest checkpoint prefix in `directory`, like `tf.train.latest_checkpoint`.
+
+    Reads the `checkpoint` state file; relative entries are taken relative to `directory`.
+    Returns None when there is no state file or its newest entry has no files.
+    """
+    directory = os.fspath(directory)
+    state = read_checkpoint_state(directory, latest_filename)
+    if state is None:
+        return None
+    prefix = state[0]
+    if _exists_v2(prefix) or _exists(prefix):
+        return prefix
+    return None
+
+
+def _exists_v2(prefix: str) -> bool:
+    return os.path.isfile(prefix + ".index") or bool(glob.glob(prefix + ".index"))
+
+
+def _exists(pattern: str) -> bool:
+    return os.path.exists(pattern) or bool(glob.glob(pattern))
+
+
+def _bundles_in(directory: str) -> list[str]:
+    names = sorted(os.listdir(directory))
+    return [
+        os.path.join(directory, n[: -len(".index")])
+        for n in names
+        if n.endswith(".index") and not _TEMP_SUFFIX.search(n)
+    ]
+
+
+def resolve(path: str | os.PathLike[str]) -> Resolved:
+    """Locate the checkpoint that `path` names; raise NotFoundError naming `path` if none."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        latest = latest_checkpoint(path)
+        if latest is not None:
+            return resolve(latest)
+        bundles = _bundles_in(path)
+        if len(bundles) == 1:
+            return Resolved("V2", bundles[0])
+        if bundles:
+            names = ", ".join(os.path.basename(b) for b in bundles)
+            raise NotFoundError(
+                f"directory holds several checkpoints ({names}) and no `checkpoint` state file; "
+                "open one of them by prefix",
+                file=path,
+            )
+        raise NotFoundError("no checkpoint (no `checkpoint` state file, no .index)", file=path)
+    if path.endswith(".index") and os.path.isfile(path):
+        return Resolved("V2", path[: -len(".index")])
+    data = _DATA_SUFFIX.search(path)
+    if data and os.path.isfile(path):
+        return Resolved("V2", path[: data.start()])
+    # TF's rule: a path is V2 when `<path>.index` exists (as a glob), otherwise V1.
+    if os.path.isfile(path + ".index"):
+        return Resolved("V2", path)
+    matches = sorted(glob.glob(path + ".index"))
+    if len(matches) == 1:
+        return Resolved("V2", matches[0][: -len(".index")])
+    if _exists(path):
+        return Resolved("V1", path)
+    raise NotFoundError("failed to find any matching files for the checkpoint path", file=path)

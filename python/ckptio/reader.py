@@ -1,0 +1,344 @@
+"""Reading checkpoints: `open()` and the `Checkpoint` mapping of names to read-only arrays."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+
+from . import _core
+from ._dtypes import STRING_ENUM, numpy_dtypes
+from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
+from .paths import resolve
+
+__all__ = ["Checkpoint", "TensorInfo", "TensorSlice", "open"]
+
+_core.set_numpy_dtypes(numpy_dtypes())
+_NUMPY_DTYPES = numpy_dtypes()
+
+DType = Union[np.dtype, str]
+"""A numpy dtype, or "string" for string tensors (object arrays of bytes), or TF's name for
+dtypes numpy cannot hold ("variant", "resource")."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """What the index says about one tensor, without reading it.
+
+    Attributes:
+        name: the key in the checkpoint.
+        dtype: numpy dtype, "string", or TF's name for unreadable dtypes ("variant").
+        dtype_name: TF's name for the dtype ("float32", "bfloat16", "string", ...).
+        shape: the full shape.
+        nbytes: bytes the tensor occupies in the data files (all slices, for partitioned ones).
+        shard: data shard index, or None for a partitioned tensor (its slices have their own).
+        offset: byte offset in that shard, or None for a partitioned tensor.
+        sliced: True for a partitioned tensor stored as several slices.
+    """
+
+    name: str
+    dtype: DType
+    dtype_name: str
+    shape: tuple[int, ...]
+    nbytes: int
+    shard: int | None
+    offset: int | None
+    sliced: bool
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+def _dtype_of(enum: int, name: str) -> DType:
+    if enum == STRING_ENUM:
+        return "string"
+    return _NUMPY_DTYPES.get(enum, name)
+
+
+class Checkpoint(Mapping[str, np.ndarray]):
+    """An open checkpoint: a read-only mapping from tensor names to numpy arrays.
+
+    Arrays are zero-copy views of the memory-mapped data shards, read-only, and stay valid after
+    `close()`: each keeps its shard mapped until the array itself is gone. Partitioned tensors are
+    listed once under their full name and assembled on read; string tensors are object arrays of
+    `bytes`. Use as a context manager to close it promptly.
+    """
+
+    def __init__(self, core: Any, path: str, format: str) -> None:
+        self._core = core
+        self.path = path
+        """What the checkpoint was opened from (the prefix for V2, the file pattern for V1)."""
+        self.format = format
+        """"V2" (TensorBundle) or "V1" (legacy tensor-slice table)."""
+        self._names: list[str] | None = None
+        self._index: dict[str, int] | None = None
+        self._summary: list[tuple[int, str, tuple[int, ...]]] | None = None
+        self._partitioned: frozenset[str] | None = None
+
+    # --- Mapping ------------------------------------------------------------------------
+    def _name_list(self) -> list[str]:
+        if self._names is None:
+            self._names = self._core.names()
+        return self._names
+
+    def _name_index(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {name: i for i, name in enumerate(self._name_list())}
+        return self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._name_list())
+
+    def __len__(self) -> int:
+        return len(self._name_list())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._name_index()
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.get_tensor(name)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self)} tensors"
+        return f"<ckptio.Checkpoint {self.format} {self.path!r} ({state})>"
+
+    # --- Reading ------------------------------------------------------------------------
+    def get_tensor(self, name: str, *, copy: bool = False, verify: bool = False) -> np.ndarray:
+        """The tensor `name` as a numpy array.
+
+        By default a read-only view of the mapped data (no bytes read until used). With
+        `copy=True`, a fresh writable array; with `verify=True` the stored checksum is checked
+        first (in the same pass as the copy). Raises NotFoundError (a KeyError) for unknown names.
+        """
+        if name in self._partitioned_names():
+            return self._assemble(self._require(name), None, copy=copy, verify=verify)
+        if not isinstance(name, str):
+            raise TypeError(f"tensor names are str, not {type(name).__name__}")
+        return self._core.tensor(name, copy=copy, verify=verify)
+
+    def info(self, name: str) -> TensorInfo:
+        """Name, dtype, shape, size and location of one tensor, without reading it."""
+        d = self._require(name)
+        nbytes = d["size"]
+        if d["slices"]:
+            nbytes = sum(self._core.info(key)["size"] for _, _, key in d["slices"])
+        return TensorInfo(
+            name=d["name"],
+            dtype=_dtype_of(d["dtype_enum"], d["dtype_name"]),
+            dtype_name=d["dtype_name"],
+            shape=d["shape"],
+            nbytes=nbytes,
+            shard=d["shard"],
+            offset=d["offset"],
+            sliced=bool(d["slices"]),
+        )
+
+    def _partitioned_names(self) -> frozenset[str]:
+        if self._partitioned is None:
+            self._partitioned = frozenset(self._core.partitioned_names())
+        return self._partitioned
+
+    def _summary_list(self) -> list[tuple[int, str, tuple[int, ...]]]:
+        if self._summary is None:
+            self._summary = self._core.summary()
+        return self._summary
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """{name: shape} for every tensor, in key order."""
+        return {n: s[2] for n, s in zip(self._name_list(), self._summary_list())}
+
+    def dtypes(self) -> dict[str, DType]:
+        """{name: numpy dtype, or "string"} for every tensor, in key order."""
+        return {n: _dtype_of(s[0], s[1]) for n, s in zip(self._name_list(), self._summary_list())}
+
+    def dtype_names(self) -> dict[str, str]:
+        """{name: TF dtype name} for every tensor ("float32", "bfloat16", "string", ...)."""
+        return {n: s[1] for n, s in zip(self._name_list(), self._summary_list())}
+
+    def get_slice(self, name: str) -> TensorSlice:
+        """A lazy handle on one tensor: index it (`[0:10, ...]`) to read only that region."""
+        return TensorSlice(self, name)
+
+    def verify(self, name: str | None = None) -> None:
+        """Check stored checksums: of `name`, or of every tensor. Raises CorruptionError."""
+        if name is not None:
+            self._require(name)
+        self._core.verify(name)
+
+    # --- Lifetime -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the index. Arrays already handed out stay valid."""
+        self._core.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- Internals ----------------------------------------------------------------------
+    def _require(self, name: str) -> dict[str, Any]:
+        if not isinstance(name, str):
+            raise TypeError(f"tensor names are str, not {type(name).__name__}")
+        if self.closed:
+            raise CheckpointError("checkpoint is closed", file=self.path, key=name)
+        if name not in self._name_index():
+            raise NotFoundError("key not found in checkpoint", file=self.path, key=name)
+        return self._core.info(name)
+
+    def _assemble(
+        self,
+        info: dict[str, Any],
+        region: tuple[range, ...] | None,
+        *,
+        copy: bool,
+        verify: bool,
+    ) -> np.ndarray:
+        """Build a partitioned tensor (or the `region` of it) from its slices."""
+        name, shape = info["name"], info["shape"]
+        if info["dtype_enum"] == STRING_ENUM:
+            dtype = np.dtype(object)
+        elif info["dtype_enum"] in _NUMPY_DTYPES:
+            dtype = _NUMPY_DTYPES[info["dtype_enum"]]
+        else:
+            raise UnsupportedError(f"cannot read dtype {info['dtype_name']}", self.path, name)
+        if region is None:
+            if not info["slices_cover_tensor"]:
+                raise CorruptionError(
+                    "the stored slices do not cover the whole partitioned tensor", self.path, name
+                )
+            region = tuple(range(n) for n in shape)
+        out = np.empty(tuple(len(r) for r in region), dtype=dtype)
+        for starts, lengths, key in info["slices"]:
+            placed = _place(region, starts, lengths)
+            if placed is None:
+                continue
+            dst, src = placed
+            out[dst] = self._core.tensor(key, copy=False, verify=verify)[src]
+        if not copy:
+            out.flags.writeable = False
+        return out
+
+
+def _place(
+    region: tuple[range, ...], starts: tuple[int, ...], lengths: tuple[int, ...]
+) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
+    """Where a stored slice meets a strided region: (index into the output, index into the
+    slice), or None if they do not meet. Ranges have positive steps."""
+    dst, src = [], []
+    for r, start, length in zip(region, starts, lengths):
+        stop = start + length
+        step = r.step
+        # First and one-past-last positions k of the region with start <= r[k] < stop.
+        k0 = max(0, -(-(start - r.start) // step))
+        k1 = min(len(r), -(-(stop - r.start) // step))
+        if k0 >= k1:
+            return None
+        dst.append(slice(k0, k1))
+        src.append(slice(r[k0] - start, r[k1 - 1] - start + 1, step))
+    return tuple(dst), tuple(src)
+
+
+class TensorSlice:
+    """Lazy access to one tensor: `ckpt.get_slice(name)[0:10, ...]` reads only that region.
+
+    Basic indexing (integers, slices with positive steps, Ellipsis) reads just the data it
+    touches, from the mapped shard or, for partitioned tensors, from the slices that overlap it.
+    Anything else reads the whole tensor first.
+    """
+
+    def __init__(self, ckpt: Checkpoint, name: str) -> None:
+        self._ckpt = ckpt
+        self._info = ckpt._require(name)
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._info["shape"]
+
+    @property
+    def dtype(self) -> DType:
+        return _dtype_of(self._info["dtype_enum"], self._info["dtype_name"])
+
+    def get_shape(self) -> list[int]:
+        return list(self.shape)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        if not self._info["slices"]:
+            return self._ckpt.get_tensor(self.name)[index]
+        basic = _basic_region(index, self.shape)
+        if basic is None:
+            return self._ckpt.get_tensor(self.name)[index]
+        region, squeeze = basic
+        out = self._ckpt._assemble(self._info, region, copy=False, verify=False)
+        return out[squeeze] if squeeze else out
+
+
+def _basic_region(index: Any, shape: tuple[int, ...]) -> tuple[tuple[range, ...], Any] | None:
+    """Turn basic numpy indexing into one positive-step range per dimension plus the integer
+    dimensions to drop afterwards, or None when the index is not of that simple kind."""
+    items = index if isinstance(index, tuple) else (index,)
+    if sum(1 for i in items if i is Ellipsis) > 1:
+        return None
+    if Ellipsis in [i for i in items if i is Ellipsis]:
+        at = next(k for k, i in enumerate(items) if i is Ellipsis)
+        fill = len(shape) - (len(items) - 1)
+        items = items[:at] + (slice(None),) * fill + items[at + 1 :]
+    if len(items) > len(shape):
+        return None
+    items = items + (slice(None),) * (len(shape) - len(items))
+    region, squeeze = [], []
+    for item, n in zip(items, shape):
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            i = int(item) + n if item < 0 else int(item)
+            if not 0 <= i < n:
+                raise IndexError(f"index {item} is out of bounds for axis with size {n}")
+            region.append(range(i, i + 1))
+            squeeze.append(0)
+        elif isinstance(item, slice):
+            r = range(*item.indices(n))
+            if r.step < 0:
+                return None
+            region.append(r)
+            squeeze.append(slice(None))
+        else:
+            return None
+    has_int = any(s == 0 for s in squeeze if not isinstance(s, slice))
+    return tuple(region), (tuple(squeeze) if has_int else None)
+
+
+def open(path: str | os.PathLike[str], verify: bool = False) -> Checkpoint:
+    """Open a TensorFlow checkpoint for reading, without TensorFlow.
+
+    `path` may be a checkpoint prefix (`model.ckpt-1000`, `ckpt-3`), a directory (its
+    `checkpoint` state file names the newest checkpoint; otherwise the only bundle in it), the
+    `.index` file, or any `.data-NNNNN-of-MMMMM` shard. With `verify=True` every checksum is
+    checked before returning (reading every byte once).
+
+    Raises NotFoundError when nothing matches, CorruptionError for damaged files.
+    """
+    located = resolve(path)
+    if located.format == "V2":
+        core = _core.BundleReader(located.prefix)
+    else:
+        raise UnsupportedError(
+            "not a V2 checkpoint (no .index file); V1 checkpoints are not supported yet",
+            file=located.prefix,
+        )
+    ckpt = Checkpoint(core, located.prefix, located.format)
+    if verify:
+        try:
+            ckpt.verify()
+        except BaseException:
+            ckpt.close()
+            raise
+    return ckpt

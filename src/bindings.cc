@@ -1,0 +1,337 @@
+// ckptio._core: thin pybind11 bindings over the format core. Status values become Python
+// exceptions in exactly one place (RaiseStatus); arrays are zero-copy views whose base keeps
+// the mapped shard alive.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <memory>
+
+#include "bundle_reader.h"
+#include "crc32c.h"
+#include "ordered_code.h"
+#include "snappy.h"
+
+namespace py = pybind11;
+using namespace ckptio;
+
+namespace {
+
+struct StatusError : std::exception {
+  explicit StatusError(Status s) : status(std::move(s)) {}
+  const char* what() const noexcept override { return status.message().c_str(); }
+  Status status;
+};
+
+void Check(Status s) {
+  if (!s.ok()) throw StatusError(std::move(s));
+}
+
+py::str DecodeKey(std::string_view key) {
+  // Keys are bytes; names that are not UTF-8 (slice keys) round-trip through surrogateescape.
+  PyObject* s = PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()),
+                                     "surrogateescape");
+  if (s == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
+}
+
+std::string EncodeKey(py::handle name) {
+  if (PyBytes_Check(name.ptr())) return std::string(py::reinterpret_borrow<py::bytes>(name));
+  if (!PyUnicode_Check(name.ptr())) throw py::type_error("tensor names are str or bytes");
+  Py_ssize_t size;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(name.ptr(), &size);
+  if (utf8 != nullptr) return std::string(utf8, static_cast<size_t>(size));
+  PyErr_Clear();
+  PyObject* b = PyUnicode_AsEncodedString(name.ptr(), "utf-8", "surrogateescape");
+  if (b == nullptr) throw py::error_already_set();
+  return std::string(py::reinterpret_steal<py::bytes>(b));
+}
+
+void RaiseStatus(const Status& s) {
+  py::object from_status = py::module_::import("ckptio.errors").attr("from_status");
+  py::object key = s.has_key() ? py::object(DecodeKey(s.key())) : py::object(py::none());
+  py::object file = s.file().empty() ? py::object(py::none()) : py::object(py::str(s.file()));
+  py::object exc = from_status(static_cast<int>(s.code()), s.message(), file, key);
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
+}
+
+// numpy dtypes by TF enum, installed once by ckptio._dtypes (bfloat16 etc. come from ml_dtypes).
+std::array<PyObject*, 64> g_numpy_dtypes{};
+
+py::dtype NumpyDtype(const TensorRecord& r) {
+  const int64_t code = r.entry.dtype;
+  if (code < 0 || code >= int64_t(g_numpy_dtypes.size()) || g_numpy_dtypes[code] == nullptr) {
+    Check(Status::NotSupported(std::string("no numpy dtype for ") + r.type.name +
+                               " (install ml_dtypes for bfloat16/float8/int4)")
+              .WithKey(r.key));
+  }
+  return py::reinterpret_borrow<py::dtype>(g_numpy_dtypes[code]);
+}
+
+std::vector<py::ssize_t> Shape(const TensorRecord& r) {
+  return {r.entry.shape.dims.begin(), r.entry.shape.dims.end()};
+}
+
+void MakeReadOnly(py::array& a) {
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+}
+
+py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
+  py::tuple t(dims.size());
+  for (size_t i = 0; i < dims.size(); ++i) t[i] = py::int_(dims[i]);
+  return t;
+}
+
+class PyBundleReader {
+ public:
+  explicit PyBundleReader(const std::string& prefix) {
+    std::unique_ptr<BundleReader> reader;
+    Status s;
+    {
+      py::gil_scoped_release release;
+      s = BundleReader::Open(prefix, &reader);
+    }
+    Check(s);
+    reader_ = std::move(reader);
+  }
+
+  void Close() { reader_.reset(); }
+  bool closed() const { return reader_ == nullptr; }
+
+  py::list Names() const {
+    auto reader = Get();
+    py::list names;
+    for (const TensorRecord& r : reader->records()) {
+      if (r.listed) names.append(DecodeKey(r.key));
+    }
+    return names;
+  }
+
+  py::list PartitionedNames() const {
+    auto reader = Get();
+    py::list names;
+    for (const TensorRecord& r : reader->records()) {
+      if (r.listed && r.partitioned()) names.append(DecodeKey(r.key));
+    }
+    return names;
+  }
+
+  // (dtype enum, dtype name, shape) of every listed key, in key order.
+  py::list Summary() const {
+    auto reader = Get();
+    py::list out;
+    for (const TensorRecord& r : reader->records()) {
+      if (r.listed) out.append(py::make_tuple(r.entry.dtype, r.type.name, ShapeTuple(r.entry.shape.dims)));
+    }
+    return out;
+  }
+
+  bool Contains(py::handle name) const { return Get()->Find(EncodeKey(name)) != nullptr; }
+
+  // Everything known about one key, as a dict for the Python TensorInfo.
+  py::dict Info(py::handle name) const {
+    auto reader = Get();
+    const TensorRecord& r = Lookup(*reader, name);
+    py::dict d;
+    d["name"] = DecodeKey(r.key);
+    d["dtype_enum"] = r.entry.dtype;
+    d["dtype_name"] = r.type.name;
+    d["shape"] = ShapeTuple(r.entry.shape.dims);
+    d["size"] = r.entry.size;
+    d["num_elements"] = r.num_elements;
+    d["shard"] = r.partitioned() ? py::object(py::none()) : py::object(py::int_(r.entry.shard_id));
+    d["offset"] = r.partitioned() ? py::object(py::none()) : py::object(py::int_(r.entry.offset));
+    py::list slices;
+    for (size_t i = 0; i < r.entry.slices.size(); ++i) {
+      SliceGeometry g = ResolveSlice(r.entry.slices[i], r.entry.shape.dims);
+      slices.append(py::make_tuple(ShapeTuple(g.starts), ShapeTuple(g.lengths),
+                                   py::bytes(r.slice_records[i]->key)));
+    }
+    d["slices"] = slices;
+    d["slices_cover_tensor"] = r.slices_cover_tensor;
+    return d;
+  }
+
+  // The tensor stored under `name` (an unpartitioned key): a read-only view of the mapped
+  // shard, or with copy=True a fresh array (copied with the GIL released, CRC checked in the
+  // same pass when verify=True). Strings come back as an object array of bytes.
+  py::array Tensor(py::handle name, bool copy, bool verify) const {
+    auto reader = Get();
+    const TensorRecord& r = Lookup(*reader, name);
+    if (r.type.storage == Storage::kString) return Strings(*reader, r, verify);
+    if (r.partitioned()) {
+      Check(Status::InvalidArgument("partitioned tensor: read it through its slices")
+                .WithKey(r.key));
+    }
+    py::dtype dtype = NumpyDtype(r);
+    std::shared_ptr<const MappedFile> file;
+    const uint8_t* data = nullptr;
+    Check(reader->Data(r, &file, &data));
+    if (copy || r.entry.size == 0) {
+      py::array out(dtype, Shape(r));
+      auto* dst = static_cast<uint8_t*>(out.mutable_data());
+      Status s;
+      {
+        py::gil_scoped_release release;
+        s = reader->CopyTo(r, dst, verify);
+      }
+      Check(s);
+      if (!copy) MakeReadOnly(out);
+      return out;
+    }
+    if (verify) Verify(name);
+    auto* keep = new std::shared_ptr<const MappedFile>(std::move(file));
+    py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const MappedFile>*>(p); });
+    py::array view(dtype, Shape(r), std::vector<py::ssize_t>{}, data, base);
+    MakeReadOnly(view);
+    return view;
+  }
+
+  // Check one key's checksum, or every key's when name is None. GIL released.
+  void Verify(py::handle name) const {
+    auto reader = Get();
+    Status s;
+    if (name.is_none()) {
+      py::gil_scoped_release release;
+      for (const TensorRecord& r : reader->records()) {
+        if (r.partitioned()) continue;  // its slices are records of their own
+        s = reader->Verify(r);
+        if (!s.ok()) break;
+      }
+    } else {
+      const TensorRecord& r = Lookup(*reader, name);
+      py::gil_scoped_release release;
+      s = reader->Verify(r);
+    }
+    Check(s);
+  }
+
+  // TF's CheckpointReader.debug_string(): "<key> (<DT_NAME>) <shape>" per key in key order,
+  // partitioned full entries skipped and their raw slice keys listed instead.
+  py::bytes DebugString() const {
+    auto reader = Get();
+    std::string out;
+    for (const TensorRecord& r : reader->records()) {
+      if (r.partitioned()) continue;
+      out += r.key + " (" + r.type.enum_name + ") [";
+      const auto& dims = r.entry.shape.dims;
+      for (size_t i = 0; i < dims.size(); ++i) out += (i ? "," : "") + std::to_string(dims[i]);
+      out += "]\n";
+    }
+    return py::bytes(out);
+  }
+
+  std::string prefix() const { return Get()->prefix(); }
+  int64_t num_shards() const { return Get()->num_shards(); }
+
+ private:
+  std::shared_ptr<const BundleReader> Get() const {
+    if (!reader_) Check(Status::InvalidArgument("checkpoint is closed"));
+    return reader_;
+  }
+
+  static const TensorRecord& Lookup(const BundleReader& reader, py::handle name) {
+    const std::string key = EncodeKey(name);
+    const TensorRecord* r = reader.Find(key);
+    if (r == nullptr) {
+      Check(Status::NotFound("key not found in checkpoint").WithFile(reader.index_path()).WithKey(key));
+    }
+    return *r;
+  }
+
+  py::array Strings(const BundleReader& reader, const TensorRecord& r, bool verify) const {
+    if (r.partitioned()) {
+      Check(Status::InvalidArgument("partitioned tensor: read it through its slices").WithKey(r.key));
+    }
+    std::shared_ptr<const MappedFile> file;
+    const uint8_t* data = nullptr;
+    Check(reader.Data(r, &file, &data));
+    if (verify) Check(reader.Verify(r));
+    std::vector<std::string_view> elements;
+    Check(reader.DecodeStrings(r, data, &elements));
+    py::array out(py::dtype("O"), Shape(r));
+    auto** slots = static_cast<PyObject**>(out.mutable_data());
+    for (size_t i = 0; i < elements.size(); ++i) {
+      PyObject* b = PyBytes_FromStringAndSize(elements[i].data(),
+                                              static_cast<Py_ssize_t>(elements[i].size()));
+      if (b == nullptr) throw py::error_already_set();
+      Py_XDECREF(slots[i]);
+      slots[i] = b;
+    }
+    MakeReadOnly(out);
+    return out;
+  }
+
+  std::shared_ptr<const BundleReader> reader_;
+};
+
+py::bytes EncodeSliceKey(py::handle name, const std::vector<std::pair<int64_t, int64_t>>& extents) {
+  TensorSlice slice;
+  for (const auto& e : extents) slice.push_back(Extent{e.first, e.second});
+  return py::bytes(EncodeTensorNameSlice(EncodeKey(name), slice));
+}
+
+py::object DecodeSliceKey(const py::bytes& key) {
+  std::string name;
+  TensorSlice slice;
+  if (!DecodeTensorNameSlice(std::string(key), &name, &slice)) return py::none();
+  py::list extents;
+  for (const Extent& e : slice) extents.append(py::make_tuple(e.start, e.length));
+  return py::make_tuple(DecodeKey(name), extents);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "ckptio's C++ core: TensorFlow checkpoint parsing without TensorFlow.";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const StatusError& e) {
+      RaiseStatus(e.status);
+    }
+  });
+
+  m.def("set_numpy_dtypes", [](const py::dict& table) {
+    for (auto item : table) {
+      const int64_t code = item.first.cast<int64_t>();
+      if (code < 0 || code >= int64_t(g_numpy_dtypes.size())) continue;
+      py::dtype dt = py::dtype::from_args(py::reinterpret_borrow<py::object>(item.second));
+      Py_XDECREF(g_numpy_dtypes[code]);
+      g_numpy_dtypes[code] = dt.release().ptr();  // held for the life of the process
+    }
+  });
+
+  py::class_<PyBundleReader>(m, "BundleReader")
+      .def(py::init<const std::string&>(), py::arg("prefix"))
+      .def("close", &PyBundleReader::Close)
+      .def_property_readonly("closed", &PyBundleReader::closed)
+      .def_property_readonly("prefix", &PyBundleReader::prefix)
+      .def_property_readonly("num_shards", &PyBundleReader::num_shards)
+      .def("names", &PyBundleReader::Names)
+      .def("summary", &PyBundleReader::Summary)
+      .def("partitioned_names", &PyBundleReader::PartitionedNames)
+      .def("contains", &PyBundleReader::Contains)
+      .def("info", &PyBundleReader::Info)
+      .def("tensor", &PyBundleReader::Tensor, py::arg("name"), py::arg("copy") = false,
+           py::arg("verify") = false)
+      .def("debug_string", &PyBundleReader::DebugString)
+      .def("verify", &PyBundleReader::Verify, py::arg("name") = py::none());
+
+  m.def("crc32c", [](const py::bytes& data, bool portable, uint32_t crc) {
+    std::string_view v = data;
+    const auto* p = reinterpret_cast<const uint8_t*>(v.data());
+    return portable ? crc32c::ExtendPortable(crc, p, v.size()) : crc32c::Extend(crc, p, v.size());
+  }, py::arg("data"), py::arg("portable") = false, py::arg("crc") = 0u);
+  m.def("crc32c_hardware", &crc32c::IsHardwareAccelerated);
+  m.def("snappy_uncompress", [](const py::bytes& data) {
+    std::string_view v = data;
+    std::string out;
+    Check(snappy::Uncompress(reinterpret_cast<const uint8_t*>(v.data()), v.size(), &out));
+    return py::bytes(out);
+  });
+  m.def("encode_slice_key", &EncodeSliceKey);
+  m.def("decode_slice_key", &DecodeSliceKey);
+}

@@ -1,0 +1,351 @@
+#include "bundle_reader.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "coding.h"
+#include "crc32c.h"
+#include "ordered_code.h"
+#include "table.h"
+
+namespace ckptio {
+
+namespace {
+
+constexpr size_t kMaxRank = 254;                  // TensorShape's own limit
+constexpr uint64_t kMaxElements = 1ull << 62;     // beyond this no size fits in 64 bits
+constexpr uint64_t kCopyChunk = 1 << 20;          // copy + CRC in cache-sized steps
+
+Status CountElements(const TensorShape& shape, uint64_t* n) {
+  if (shape.unknown_rank) return Status::Corruption("invalid tensor shape (unknown rank)");
+  if (shape.dims.size() > kMaxRank) return Status::Corruption("invalid tensor shape (rank too large)");
+  uint64_t count = 1;
+  for (int64_t d : shape.dims) {
+    if (d < 0) return Status::Corruption("invalid tensor shape (negative dimension)");
+    const uint64_t ud = static_cast<uint64_t>(d);
+    if (ud != 0 && count > kMaxElements / ud) {
+      return Status::Corruption("invalid tensor shape (too many elements)");
+    }
+    count *= ud;
+  }
+  *n = count;
+  return Status::OK();
+}
+
+std::string ShapeString(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+bool Overlaps(const SliceGeometry& a, const SliceGeometry& b) {
+  for (size_t d = 0; d < a.starts.size(); ++d) {
+    if (a.starts[d] + a.lengths[d] <= b.starts[d] || b.starts[d] + b.lengths[d] <= a.starts[d]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+SliceGeometry ResolveSlice(const TensorSlice& slice, const std::vector<int64_t>& full_dims) {
+  SliceGeometry g;
+  for (size_t d = 0; d < slice.size(); ++d) {
+    const bool full = slice[d].length == kFullExtent;
+    g.starts.push_back(full ? 0 : slice[d].start);
+    g.lengths.push_back(full ? full_dims[d] : slice[d].length);
+  }
+  return g;
+}
+
+std::string BundleReader::ShardPath(int64_t shard_id) const {
+  char suffix[64];
+  std::snprintf(suffix, sizeof(suffix), ".data-%05lld-of-%05lld",
+                static_cast<long long>(shard_id), static_cast<long long>(header_.num_shards));
+  return prefix_ + suffix;
+}
+
+Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReader>* out) {
+  std::unique_ptr<BundleReader> reader(new BundleReader());
+  reader->prefix_ = prefix;
+  const std::string index_path = reader->index_path();
+  std::shared_ptr<const MappedFile> index;
+  CKPTIO_RETURN_IF_ERROR(MappedFile::Open(index_path, &index));
+  Status s = reader->ParseIndex(*index);
+  if (s.ok()) s = reader->LinkSlices();
+  if (!s.ok()) return s.WithFile(index_path);
+  *out = std::move(reader);
+  return Status::OK();
+}
+
+Status BundleReader::ParseIndex(const MappedFile& index) {
+  bool have_header = false;
+  CKPTIO_RETURN_IF_ERROR(
+      ForEachTableEntry(index, [&](std::string_view key, std::string_view value) {
+        if (!have_header) {
+          if (!key.empty()) return Status::Corruption("missing bundle header entry");
+          CKPTIO_RETURN_IF_ERROR(ParseBundleHeader(value, &header_));
+          have_header = true;
+          return Status::OK();
+        }
+        TensorRecord r;
+        r.key.assign(key.data(), key.size());
+        Status s = ParseBundleEntry(value, &r.entry);
+        if (s.ok()) s = CountElements(r.entry.shape, &r.num_elements);
+        if (!s.ok()) return s.WithKey(r.key);
+        r.type = GetDataTypeInfo(r.entry.dtype);
+        records_.push_back(std::move(r));
+        return Status::OK();
+      }));
+  if (!have_header) return Status::Corruption("missing bundle header entry (empty index)");
+  if (header_.num_shards < 0 || (header_.num_shards == 0 && !records_.empty())) {
+    return Status::Corruption("bad num_shards " + std::to_string(header_.num_shards) +
+                              " in bundle header");
+  }
+  if (header_.endianness != 0) {
+    return Status::NotSupported("big-endian bundles are not supported");
+  }
+  if (header_.has_version) CKPTIO_RETURN_IF_ERROR(CheckCheckpointVersion(header_.version));
+  by_key_.reserve(records_.size());
+  for (size_t i = 0; i < records_.size(); ++i) by_key_.emplace(records_[i].key, i);
+  return Status::OK();
+}
+
+Status BundleReader::LinkSlices() {
+  for (TensorRecord& full : records_) {
+    if (!full.partitioned()) continue;
+    const std::vector<int64_t>& dims = full.entry.shape.dims;
+    std::vector<SliceGeometry> geometry;
+    uint64_t covered = 0;
+    for (const TensorSlice& slice : full.entry.slices) {
+      auto bad = [&](const std::string& why) {
+        return Status::Corruption("bad slice of partitioned tensor: " + why).WithKey(full.key);
+      };
+      if (slice.size() != dims.size()) return bad("rank differs from the tensor's");
+      for (size_t d = 0; d < dims.size(); ++d) {
+        const Extent& e = slice[d];
+        if (e.length == kFullExtent) {
+          if (e.start != 0) return bad("full extent with a nonzero start");
+        } else if (e.start < 0 || e.length < 0 || e.start > dims[d] || e.length > dims[d] - e.start) {
+          return bad("extent outside the shape " + ShapeString(dims));
+        }
+      }
+      SliceGeometry g = ResolveSlice(slice, dims);
+      const TensorRecord* part = Find(EncodeTensorNameSlice(full.key, slice));
+      if (part == nullptr) return bad("no entry for slice " + ShapeString(g.starts) + "+" + ShapeString(g.lengths));
+      if (part->partitioned() || part->entry.dtype != full.entry.dtype ||
+          part->entry.shape.dims != g.lengths) {
+        return bad("slice entry's dtype or shape disagrees");
+      }
+      for (const SliceGeometry& other : geometry) {
+        if (Overlaps(g, other)) return bad("overlapping slices");
+      }
+      covered += part->num_elements;
+      geometry.push_back(std::move(g));
+      full.slice_records.push_back(part);
+    }
+    full.slices_cover_tensor = covered == full.num_elements;
+    for (const TensorRecord* part : full.slice_records) {
+      const_cast<TensorRecord*>(part)->listed = false;
+    }
+  }
+  return Status::OK();
+}
+
+const TensorRecord* BundleReader::Find(std::string_view key) const {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : &records_[it->second];
+}
+
+Status BundleReader::RecordError(Status s, const TensorRecord& r) const {
+  if (r.entry.shard_id >= 0 && r.entry.shard_id < header_.num_shards) {
+    s.WithFile(ShardPath(r.entry.shard_id));
+  }
+  return s.WithFile(index_path()).WithKey(r.key);
+}
+
+Status BundleReader::Shard(int64_t shard_id, std::shared_ptr<const MappedFile>* out) const {
+  std::lock_guard<std::mutex> lock(shards_mu_);
+  auto it = shards_.find(shard_id);
+  if (it == shards_.end()) {
+    std::shared_ptr<const MappedFile> file;
+    Status s = MappedFile::Open(ShardPath(shard_id), &file);
+    if (!s.ok()) {
+      return Status(s.code(), "missing or unreadable data shard: " + s.message());
+    }
+    it = shards_.emplace(shard_id, std::move(file)).first;
+  }
+  *out = it->second;
+  return Status::OK();
+}
+
+Status BundleReader::Data(const TensorRecord& r, std::shared_ptr<const MappedFile>* file,
+                          const uint8_t** data) const {
+  if (r.partitioned()) {
+    return RecordError(Status::InvalidArgument("partitioned tensor has no data of its own"), r);
+  }
+  if (r.type.storage == Storage::kUnsupported) {
+    return RecordError(Status::NotSupported(std::string("cannot read dtype ") + r.type.name +
+                                            " (enum " + std::to_string(r.entry.dtype) + ")"),
+                       r);
+  }
+  if (r.entry.shard_id < 0 || r.entry.shard_id >= header_.num_shards) {
+    return RecordError(Status::Corruption("shard_id " + std::to_string(r.entry.shard_id) +
+                                          " outside num_shards " +
+                                          std::to_string(header_.num_shards)),
+                       r);
+  }
+  if (r.type.storage == Storage::kFixed &&
+      r.entry.size != r.num_elements * static_cast<uint64_t>(r.type.elem_size)) {
+    return RecordError(
+        Status::Corruption("invalid size in bundle entry: stored size " +
+                           std::to_string(r.entry.size) + "; expected size " +
+                           std::to_string(r.num_elements * r.type.elem_size)),
+        r);
+  }
+  Status s = Shard(r.entry.shard_id, file);
+  if (!s.ok()) return RecordError(s, r);
+  if (!RangeWithin(r.entry.offset, r.entry.size, (*file)->size())) {
+    return RecordError(Status::Corruption("entry [offset " + std::to_string(r.entry.offset) +
+                                          ", size " + std::to_string(r.entry.size) +
+                                          "] lies past the end of the data file (" +
+                                          std::to_string((*file)->size()) + " bytes)"),
+                       r);
+  }
+  *data = (*file)->data() + r.entry.offset;
+  return Status::OK();
+}
+
+Status BundleReader::DecodeStrings(const TensorRecord& r, const uint8_t* data,
+                                   std::vector<std::string_view>* out) const {
+  const uint64_t n = r.num_elements;
+  const uint64_t size = r.entry.size;
+  auto corrupt = [&](const std::string& why) {
+    return RecordError(Status::Corruption("bad string tensor: " + why), r);
+  };
+  // Each element needs at least one length byte, so this also bounds the allocation below.
+  if (n > size) return corrupt("more elements than bytes");
+  const uint8_t* p = data;
+  const uint8_t* limit = data + size;
+  std::vector<uint64_t> lengths(n);
+  uint32_t length_crc = 0;
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    p = GetVarint64(p, limit, &lengths[i]);
+    if (p == nullptr) return corrupt("truncated length");
+    if (lengths[i] > size - total) return corrupt("lengths exceed the entry size");
+    total += lengths[i];
+    uint8_t le[8];
+    const size_t width = lengths[i] <= 0xffffffffu ? 4 : 8;
+    for (size_t b = 0; b < width; ++b) le[b] = static_cast<uint8_t>(lengths[i] >> (8 * b));
+    length_crc = crc32c::Extend(length_crc, le, width);
+  }
+  if (limit - p < 4) return corrupt("truncated length checksum");
+  const uint32_t stored = crc32c::Unmask(DecodeFixed32(p));
+  if (stored != length_crc) {
+    return corrupt("the length checksum does not match: expected " + std::to_string(stored) +
+                   " but actual is " + std::to_string(length_crc));
+  }
+  p += 4;
+  if (uint64_t(limit - p) != total) return corrupt("string bytes disagree with the entry size");
+  out->clear();
+  out->reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    out->emplace_back(reinterpret_cast<const char*>(p), lengths[i]);
+    p += lengths[i];
+  }
+  return Status::OK();
+}
+
+namespace {
+
+// The CRC TF stores for a variant tensor runs over each element's length (as 8 LE bytes), its
+// bytes and its own stored checksum, so it must be recomputed element by element.
+bool VariantChecksum(const uint8_t* p, uint64_t size, uint64_t n, uint32_t* crc) {
+  const uint8_t* limit = p + size;
+  uint32_t c = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t len;
+    p = GetVarint64(p, limit, &len);
+    if (p == nullptr || len > uint64_t(limit - p) || uint64_t(limit - p) - len < 4) return false;
+    uint8_t le[8];
+    for (int b = 0; b < 8; ++b) le[b] = static_cast<uint8_t>(len >> (8 * b));
+    c = crc32c::Extend(c, le, 8);
+    c = crc32c::Extend(c, p, len);
+    p += len;
+    if (crc32c::Unmask(DecodeFixed32(p)) != c) return false;
+    c = crc32c::Extend(c, p, 4);
+    p += 4;
+  }
+  *crc = c;
+  return p == limit;
+}
+
+}  // namespace
+
+Status BundleReader::CheckEntryCrc(const TensorRecord& r, uint32_t actual) const {
+  const uint32_t stored = crc32c::Unmask(r.entry.crc32c);
+  if (stored == actual) return Status::OK();
+  return RecordError(Status::Corruption("checksum does not match: stored " +
+                                        std::to_string(stored) +
+                                        " vs. calculated on the restored bytes " +
+                                        std::to_string(actual)),
+                     r);
+}
+
+Status BundleReader::Verify(const TensorRecord& r) const {
+  if (r.partitioned()) {
+    for (const TensorRecord* part : r.slice_records) CKPTIO_RETURN_IF_ERROR(Verify(*part));
+    return Status::OK();
+  }
+  std::shared_ptr<const MappedFile> file;
+  const uint8_t* data = nullptr;
+  uint32_t actual = 0;
+  if (r.type.storage == Storage::kUnsupported && r.entry.dtype == DT_VARIANT) {
+    // Not readable, but its checksum can still be checked.
+    Status s = Shard(r.entry.shard_id, &file);
+    if (!s.ok()) return RecordError(s, r);
+    if (!RangeWithin(r.entry.offset, r.entry.size, file->size()) ||
+        !VariantChecksum(file->data() + r.entry.offset, r.entry.size, r.num_elements, &actual)) {
+      return RecordError(Status::Corruption("bad variant tensor encoding"), r);
+    }
+  } else {
+    CKPTIO_RETURN_IF_ERROR(Data(r, &file, &data));
+    file->WillNeed(r.entry.offset, r.entry.size);
+    if (r.type.storage == Storage::kString) {
+      std::vector<std::string_view> elements;
+      CKPTIO_RETURN_IF_ERROR(DecodeStrings(r, data, &elements));
+      // The entry CRC continues the (already checked) length CRC over the stored length
+      // checksum and the string bytes, which lie contiguously after the varint lengths.
+      uint64_t string_bytes = 0;
+      for (std::string_view e : elements) string_bytes += e.size();
+      const uint64_t varints = r.entry.size - 4 - string_bytes;
+      actual = crc32c::Unmask(DecodeFixed32(data + varints));
+      actual = crc32c::Extend(actual, data + varints, r.entry.size - varints);
+    } else {
+      actual = crc32c::Value(data, r.entry.size);
+    }
+  }
+  return CheckEntryCrc(r, actual);
+}
+
+Status BundleReader::CopyTo(const TensorRecord& r, uint8_t* dst, bool verify) const {
+  std::shared_ptr<const MappedFile> file;
+  const uint8_t* data = nullptr;
+  CKPTIO_RETURN_IF_ERROR(Data(r, &file, &data));
+  if (r.type.storage != Storage::kFixed) {
+    return RecordError(Status::InvalidArgument("only fixed-size dtypes copy as raw bytes"), r);
+  }
+  file->WillNeed(r.entry.offset, r.entry.size);
+  uint32_t crc = 0;
+  for (uint64_t done = 0; done < r.entry.size; done += kCopyChunk) {
+    const uint64_t n = std::min(kCopyChunk, r.entry.size - done);
+    if (verify) crc = crc32c::Extend(crc, data + done, n);
+    std::memcpy(dst + done, data + done, n);
+  }
+  return verify ? CheckEntryCrc(r, crc) : Status::OK();
+}
+
+}  // namespace ckptio

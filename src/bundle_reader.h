@@ -1,0 +1,91 @@
+// Reader for V2 checkpoints (TensorBundle): `<prefix>.index` (a table of BundleEntryProtos keyed
+// by tensor name) plus `<prefix>.data-NNNNN-of-MMMMM` shards holding raw tensor bytes.
+//
+// The index is parsed completely on open; data shards are memory-mapped on first use and
+// shared with every view handed out, so a view outlives the reader that made it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "bundle_proto.h"
+#include "dtypes.h"
+#include "mapped_file.h"
+#include "status.h"
+
+namespace ckptio {
+
+// One key of the index other than the header.
+struct TensorRecord {
+  std::string key;
+  BundleEntry entry;
+  DataTypeInfo type;
+  uint64_t num_elements = 0;
+  // False for slice keys owned by a partitioned tensor: TF lists those under the full name.
+  bool listed = true;
+  // For a partitioned tensor: the record of each entry.slices[i], and whether the slices tile
+  // the full shape exactly (no gaps, no overlaps).
+  std::vector<const TensorRecord*> slice_records;
+  bool slices_cover_tensor = false;
+
+  bool partitioned() const { return !entry.slices.empty(); }
+};
+
+// A slice's place in its full tensor, with full dimensions made explicit.
+struct SliceGeometry {
+  std::vector<int64_t> starts;
+  std::vector<int64_t> lengths;
+};
+SliceGeometry ResolveSlice(const TensorSlice& slice, const std::vector<int64_t>& full_dims);
+
+class BundleReader {
+ public:
+  // `prefix` names the bundle: files are `<prefix>.index` and `<prefix>.data-*`.
+  static Status Open(const std::string& prefix, std::unique_ptr<BundleReader>* out);
+
+  const std::string& prefix() const { return prefix_; }
+  std::string index_path() const { return prefix_ + ".index"; }
+  std::string ShardPath(int64_t shard_id) const;
+  int64_t num_shards() const { return header_.num_shards; }
+
+  // Every key except the header, in key order.
+  const std::vector<TensorRecord>& records() const { return records_; }
+  // The record with this exact key, or nullptr.
+  const TensorRecord* Find(std::string_view key) const;
+
+  // The bytes of an unpartitioned record, bounds- and size-checked; *file keeps them mapped.
+  Status Data(const TensorRecord& r, std::shared_ptr<const MappedFile>* file,
+              const uint8_t** data) const;
+
+  // Check a record's CRC (each slice's, for a partitioned tensor).
+  Status Verify(const TensorRecord& r) const;
+  // Copy an unpartitioned record's bytes into dst (r.entry.size bytes), checking the CRC in the
+  // same pass when `verify`.
+  Status CopyTo(const TensorRecord& r, uint8_t* dst, bool verify) const;
+
+  // Split a string tensor's payload into its elements, checking the length checksum.
+  Status DecodeStrings(const TensorRecord& r, const uint8_t* data,
+                       std::vector<std::string_view>* out) const;
+
+ private:
+  BundleReader() = default;
+  Status ParseIndex(const MappedFile& index);
+  Status LinkSlices();
+  Status Shard(int64_t shard_id, std::shared_ptr<const MappedFile>* out) const;
+  Status RecordError(Status s, const TensorRecord& r) const;
+  Status CheckEntryCrc(const TensorRecord& r, uint32_t actual) const;
+
+  std::string prefix_;
+  BundleHeader header_;
+  std::vector<TensorRecord> records_;
+  std::unordered_map<std::string_view, size_t> by_key_;
+  mutable std::mutex shards_mu_;
+  mutable std::unordered_map<int64_t, std::shared_ptr<const MappedFile>> shards_;
+};
+
+}  // namespace ckptio

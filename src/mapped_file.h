@@ -1,0 +1,36 @@
+// A read-only memory map of a whole file, shared by every view into it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "status.h"
+
+namespace ckptio {
+
+class MappedFile {
+ public:
+  // On success store the mapping in *out. Empty files map to (nullptr, 0).
+  static Status Open(const std::string& path, std::shared_ptr<const MappedFile>* out);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  bool RangeWithinSize(uint64_t offset, uint64_t n) const { return n <= size_ && offset <= size_ - n; }
+
+  // Tell the kernel a range will be read front to back soon (bulk copies and verification).
+  void WillNeed(uint64_t offset, uint64_t n) const;
+
+ private:
+  MappedFile(std::string path, const uint8_t* data, uint64_t size)
+      : path_(std::move(path)), data_(data), size_(size) {}
+  std::string path_;
+  const uint8_t* data_;
+  uint64_t size_;
+};
+
+}  // namespace ckptio

@@ -1,0 +1,132 @@
+#include "table.h"
+
+#include "coding.h"
+#include "crc32c.h"
+#include "snappy.h"
+
+namespace ckptio {
+
+namespace {
+
+enum BlockType : uint8_t { kNoCompression = 0, kSnappyCompression = 1 };
+
+// Read a block's contents into *storage (decompressed if needed), verifying its trailer.
+Status ReadBlock(const MappedFile& file, const BlockHandle& h, std::string* storage,
+                 std::string_view* contents) {
+  const uint64_t file_body = file.size() - kFooterSize;
+  if (h.size > file_body || !RangeWithin(h.offset, h.size + kBlockTrailerSize, file_body)) {
+    return Status::Corruption("bad block handle (block lies outside the file)");
+  }
+  const uint8_t* block = file.data() + h.offset;
+  const uint8_t type = block[h.size];
+  const uint32_t stored = crc32c::Unmask(DecodeFixed32(block + h.size + 1));
+  const uint32_t actual = crc32c::Extend(crc32c::Value(block, h.size), &type, 1);
+  if (stored != actual) return Status::Corruption("block checksum mismatch");
+  switch (type) {
+    case kNoCompression:
+      *contents = std::string_view(reinterpret_cast<const char*>(block), h.size);
+      return Status::OK();
+    case kSnappyCompression:
+      CKPTIO_RETURN_IF_ERROR(snappy::Uncompress(block, h.size, storage));
+      *contents = *storage;
+      return Status::OK();
+    default:
+      return Status::Corruption("bad block type " + std::to_string(type));
+  }
+}
+
+// Bytewise (memcmp) order, shorter first on a tie: the table's key order.
+bool KeyLess(std::string_view a, std::string_view b) { return a.compare(b) < 0; }
+
+}  // namespace
+
+bool DecodeBlockHandle(const uint8_t** p, const uint8_t* limit, BlockHandle* h) {
+  const uint8_t* q = GetVarint64(*p, limit, &h->offset);
+  if (q == nullptr) return false;
+  q = GetVarint64(q, limit, &h->size);
+  if (q == nullptr) return false;
+  *p = q;
+  return true;
+}
+
+Status ForEachBlockEntry(std::string_view contents, std::string* key,
+                         const TableVisitor& visit) {
+  const auto* base = reinterpret_cast<const uint8_t*>(contents.data());
+  const size_t size = contents.size();
+  if (size < 4) return Status::Corruption("bad block contents (too short)");
+  const uint32_t num_restarts = DecodeFixed32(base + size - 4);
+  if (num_restarts == 0 || num_restarts > (size - 4) / 4) {
+    return Status::Corruption("bad block contents (restart count)");
+  }
+  const size_t restarts_offset = size - 4 * (size_t(num_restarts) + 1);
+  const uint8_t* p = base;
+  const uint8_t* limit = base + restarts_offset;
+  key->clear();
+  while (p < limit) {
+    uint32_t shared, unshared, value_len;
+    p = GetVarint32(p, limit, &shared);
+    if (p) p = GetVarint32(p, limit, &unshared);
+    if (p) p = GetVarint32(p, limit, &value_len);
+    if (p == nullptr || shared > key->size() || uint64_t(unshared) + value_len > uint64_t(limit - p)) {
+      return Status::Corruption("bad entry in block");
+    }
+    key->resize(shared);
+    key->append(reinterpret_cast<const char*>(p), unshared);
+    p += unshared;
+    std::string_view value(reinterpret_cast<const char*>(p), value_len);
+    p += value_len;
+    CKPTIO_RETURN_IF_ERROR(visit(*key, value));
+  }
+  return Status::OK();
+}
+
+Status ForEachTableEntry(const MappedFile& file, const TableVisitor& visit) {
+  if (file.size() < kFooterSize) {
+    return Status::Corruption("file is too short to be an sstable");
+  }
+  const uint8_t* footer = file.data() + file.size() - kFooterSize;
+  const uint64_t magic = uint64_t(DecodeFixed32(footer + 40)) |
+                         (uint64_t(DecodeFixed32(footer + 44)) << 32);
+  if (magic != kTableMagic) return Status::Corruption("not an sstable (bad magic number)");
+  BlockHandle metaindex, index;
+  const uint8_t* p = footer;
+  if (!DecodeBlockHandle(&p, footer + 40, &metaindex) ||
+      !DecodeBlockHandle(&p, footer + 40, &index)) {
+    return Status::Corruption("bad block handle in footer");
+  }
+
+  std::string index_storage;
+  std::string_view index_contents;
+  CKPTIO_RETURN_IF_ERROR(ReadBlock(file, index, &index_storage, &index_contents));
+
+  std::string index_key, data_key, data_storage, previous_key;
+  bool have_previous = false;
+  uint64_t previous_block_end = 0;
+  return ForEachBlockEntry(
+      index_contents, &index_key, [&](std::string_view, std::string_view handle_bytes) {
+        BlockHandle h;
+        const auto* hp = reinterpret_cast<const uint8_t*>(handle_bytes.data());
+        if (!DecodeBlockHandle(&hp, hp + handle_bytes.size(), &h)) {
+          return Status::Corruption("bad block handle in index block");
+        }
+        // Data blocks are written back to back; one that starts before its predecessor ends
+        // would make a crafted file revisit (and so multiply) the same bytes.
+        if (h.offset < previous_block_end) {
+          return Status::Corruption("bad block handle (overlapping data blocks)");
+        }
+        std::string_view contents;
+        CKPTIO_RETURN_IF_ERROR(ReadBlock(file, h, &data_storage, &contents));
+        previous_block_end = h.offset + h.size + kBlockTrailerSize;
+        return ForEachBlockEntry(contents, &data_key,
+                                 [&](std::string_view key, std::string_view value) {
+                                   if (have_previous && !KeyLess(previous_key, key)) {
+                                     return Status::Corruption("keys out of order in table");
+                                   }
+                                   previous_key.assign(key.data(), key.size());
+                                   have_previous = true;
+                                   return visit(key, value);
+                                 });
+      });
+}
+
+}  // namespace ckptio
