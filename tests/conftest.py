@@ -17,13 +17,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import tfgen  # noqa: E402
+import tfgen
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# Checkpoints whose every tensor TF can read back into numpy. ("variant" holds a DT_VARIANT,
-# which TF lists but cannot convert; it is tested on its own.)
-READABLE_CHECKPOINTS = [name for name in tfgen.GENERATORS if name != "variant"]
+# The checkpoints every comparison test runs on: V2 bundles whose every tensor TF can read
+# into numpy. Tested on their own: "variant" (a DT_VARIANT, which TF lists but cannot convert)
+# and "v1_saver" (a legacy V1 file).
+COMPARED_CHECKPOINTS = [name for name in tfgen.GENERATORS if name not in {"variant", "v1_saver"}]
 
 
 def import_tensorflow():
@@ -36,6 +37,12 @@ def import_tensorflow():
             reason="tensorflow is not installed: it is needed (test-only) to write and read "
             "the reference checkpoints",
         )
+
+
+@pytest.fixture(scope="session")
+def tf():
+    """The ``tensorflow`` module (skips the test when it is not installed)."""
+    return import_tensorflow()
 
 
 class TFCheckpoints:
@@ -60,7 +67,7 @@ def tf_checkpoints(tmp_path_factory) -> TFCheckpoints:
     return TFCheckpoints(tmp_path_factory)
 
 
-@pytest.fixture(scope="session", params=READABLE_CHECKPOINTS)
+@pytest.fixture(scope="session", params=COMPARED_CHECKPOINTS)
 def tf_checkpoint(request, tf_checkpoints) -> tuple[str, str]:
     """``(name, prefix)`` of each TF-written checkpoint whose tensors TF can read."""
     return request.param, tf_checkpoints(request.param)
@@ -152,13 +159,20 @@ def _first_difference(actual: np.ndarray, expected: np.ndarray) -> str:
     return "no element differs (?)"
 
 
-def assert_bitwise_equal(actual, expected, what: str = "") -> None:
+def assert_bitwise_equal(actual, expected, what: str = "", *, scalars: bool = False) -> None:
     """Assert ``actual`` (an ndarray) equals ``expected`` bit for bit.
 
     Numeric: same shape, same dtype, same bytes (so NaN payloads, -0.0 and padding bits
     count). Strings (object arrays of bytes): same shape, every element ``bytes`` and equal.
+    With ``scalars=True``, ``actual`` may also be a numpy scalar or ``bytes``, and must then be
+    of the same Python type as ``expected`` (as numpy indexing or TF's ``get_tensor`` give).
     """
     prefix = f"{what}: " if what else ""
+    if scalars:
+        assert type(actual) is type(expected), (
+            f"{prefix}type {type(actual).__name__} != {type(expected).__name__}"
+        )
+        actual = to_ndarray(actual)
     assert isinstance(actual, np.ndarray), f"{prefix}got {type(actual).__name__}, not ndarray"
     expected = to_ndarray(expected)
     assert actual.shape == expected.shape, f"{prefix}shape {actual.shape} != {expected.shape}"
@@ -199,9 +213,22 @@ class Failures:
         except Exception as exc:  # report and go on with the next key
             self.messages.append(f"{self.checkpoint} [{key!r}]: {type(exc).__name__}: {exc}")
 
+    def __enter__(self) -> Failures:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.raise_if_any()
+
     def raise_if_any(self, limit: int = 25) -> None:
         if self.messages:
             shown = "\n".join(self.messages[:limit])
             more = len(self.messages) - limit
             tail = f"\n... and {more} more" if more > 0 else ""
             pytest.fail(f"{len(self.messages)} failure(s):\n{shown}{tail}", pytrace=False)
+
+
+@pytest.fixture
+def failures():
+    """``with failures("name") as f: f.check(key, func, *args)``: report every failing key."""
+    return Failures

@@ -35,11 +35,13 @@ __all__ = [
     "all_dtypes",
     "many_keys",
     "partitioned",
+    "raw_slices",
     "sharded",
     "sharded_slices",
     "strings",
     "tf1_saver",
     "tf2_checkpoint",
+    "v1_saver",
     "variant",
 ]
 
@@ -312,6 +314,38 @@ def many_keys(directory) -> str:
     return prefix
 
 
+def raw_slices(directory) -> str:
+    """Sliced entries written directly with SaveV2 slice specs (``"4 3 0,2:-"``).
+
+    Unlike Python partitioned variables, these use ``-`` (a full dimension: no length in the
+    TensorSliceProto, -1 in the slice key). ``e`` is a [4,0] tensor in two empty slices, and
+    ``whole`` is one slice covering its whole tensor, which TF stores as a plain entry.
+    """
+    directory = _prepare(directory)
+    tf = _tf()
+    matrix = np.arange(12, dtype=np.float32).reshape(4, 3)
+    cube = np.arange(24, dtype=np.int64).reshape(2, 3, 4) - 12
+    slices = [
+        ("w", "4 3 0,2:-", matrix[:2]),
+        ("w", "4 3 2,2:-", matrix[2:]),
+        ("c", "2 3 4 -:0,1:-", cube[:, 0:1, :]),
+        ("c", "2 3 4 -:1,2:0,2", cube[:, 1:3, 0:2]),
+        ("c", "2 3 4 -:1,2:2,2", cube[:, 1:3, 2:4]),
+        ("e", "4 0 0,1:-", np.zeros((1, 0), dtype=np.float32)),
+        ("e", "4 0 1,3:-", np.zeros((3, 0), dtype=np.float32)),
+        ("whole", "3 2 0,3:0,2", np.arange(6, dtype=np.int32).reshape(3, 2)),
+        ("plain", "", np.array([1.5, 2.5], dtype=np.float64)),
+    ]
+    prefix = str(directory / "raw")
+    tf.raw_ops.SaveV2(
+        prefix=prefix,
+        tensor_names=[name for name, _, _ in slices],
+        shape_and_slices=[spec for _, spec, _ in slices],
+        tensors=[tf.constant(array) for _, _, array in slices],
+    )
+    return prefix
+
+
 # --------------------------------------------------------------------------- TF1 graph mode
 def _partition_initializer(array):
     """Initializer for a (possibly partitioned) TF1 variable holding ``array`` in full: each
@@ -325,7 +359,6 @@ def _partition_initializer(array):
         return tf.constant(array[region], dtype=dtype)
 
     return initializer
-
 
 
 def tf1_saver(directory) -> str:
@@ -380,7 +413,9 @@ def partitioned(directory) -> str:
       (themselves partitioned), after one training step;
     * ``part/minmax`` float32 [37,5], ``min_max_variable_partitioner`` along axis 0 (uneven);
     * ``part/int64`` int64 [7,3] in 2 parts; ``part/axis1`` float64 [3,8] split along axis 1;
-    * ``part/rank3`` int32 [5,2,3]; ``part/bool`` bool [6] in 4 parts; ``plain`` [2,2].
+    * ``part/rank3`` int32 [5,2,3]; ``part/bool`` bool [6] in 4 parts;
+    * ``part/long`` int8 [20000] in 3 parts (multi-byte slice offsets in the keys);
+    * ``plain`` [2,2], not partitioned. (TF cannot partition a variable with a 0 dimension.)
     """
     directory = _prepare(directory)
     tf = _tf()
@@ -388,7 +423,6 @@ def partitioned(directory) -> str:
     rng = np.random.default_rng(2)
     graph = tf.Graph()
     with graph.as_default():
-
         const = _partition_initializer
 
         fixed = v1.get_variable(
@@ -432,6 +466,14 @@ def partitioned(directory) -> str:
             dtype=tf.bool,
             initializer=const([True, False, False, True, True, False]),
             partitioner=v1.fixed_size_partitioner(4),
+        )
+        # Slice starts of 6667 and 13334 take 3-byte OrderedCode encodings in the slice keys.
+        v1.get_variable(
+            "part/long",
+            shape=[20000],
+            dtype=tf.int8,
+            initializer=const((np.arange(20000) % 251 - 125).astype(np.int8)),
+            partitioner=v1.fixed_size_partitioner(3),
         )
         v1.get_variable("plain", initializer=np.array([[1, 2], [3, 4]], dtype=np.float32))
         loss = tf.reduce_sum(tf.square(tf.convert_to_tensor(fixed))) + tf.reduce_sum(
@@ -488,6 +530,29 @@ def sharded(directory) -> str:
             sess.run(v1.global_variables_initializer())
             sess.run(v1.assign_add(global_step, 7))
             prefix = saver.save(sess, str(directory / "sharded.ckpt"), global_step=global_step)
+    return prefix
+
+
+def v1_saver(directory) -> str:
+    """A legacy V1 checkpoint (one table file named by the prefix) from TF1 ``Saver`` with
+    ``write_version=V1``: float, float64, int64 ``global_step``, string, bool, empty tensors."""
+    directory = _prepare(directory)
+    tf = _tf()
+    v1 = tf.compat.v1
+    rng = np.random.default_rng(6)
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.get_variable("w", initializer=rng.normal(size=(3, 4)).astype(np.float32))
+        v1.get_variable("d", initializer=np.array([-0.0, np.inf, 1e-300]))
+        v1.get_variable("words", initializer=np.array([b"", b"\xff\x00", b"v1" * 150], object))
+        v1.get_variable("flags", initializer=np.array([[True], [False]]))
+        v1.get_variable("empty", initializer=np.zeros((0, 3), dtype=np.float32))
+        global_step = v1.train.get_or_create_global_step()
+        saver = v1.train.Saver(write_version=v1.train.SaverDef.V1)
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            sess.run(v1.assign(global_step, 42))
+            prefix = saver.save(sess, str(directory / "model.ckpt"), global_step=global_step)
     return prefix
 
 
@@ -580,10 +645,12 @@ GENERATORS: dict[str, Callable[[Path], str]] = {
     "many_keys": many_keys,
     "tf1_saver": tf1_saver,
     "partitioned": partitioned,
+    "raw_slices": raw_slices,
     "sharded": sharded,
     "sharded_slices": sharded_slices,
     "tf2_checkpoint": tf2_checkpoint,
     "variant": variant,
+    "v1_saver": v1_saver,
 }
 
 

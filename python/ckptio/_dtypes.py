@@ -12,14 +12,38 @@ except ImportError:  # pragma: no cover - ml_dtypes is a dependency; stay usable
 # TF enum -> numpy dtype, for every dtype stored as raw little-endian elements. Quantized types
 # have no numpy equivalent; their storage type is used (as TF's own numpy conversion does).
 _PLAIN: dict[int, str] = {
-    1: "<f4", 2: "<f8", 3: "<i4", 4: "u1", 5: "<i2", 6: "i1", 8: "<c8", 9: "<i8", 10: "?",
-    11: "i1", 12: "u1", 13: "<i4", 15: "<i2", 16: "<u2", 17: "<u2", 18: "<c16", 19: "<f2",
-    22: "<u4", 23: "<u8",
+    1: "<f4",
+    2: "<f8",
+    3: "<i4",
+    4: "u1",
+    5: "<i2",
+    6: "i1",
+    8: "<c8",
+    9: "<i8",
+    10: "?",
+    11: "i1",
+    12: "u1",
+    13: "<i4",
+    15: "<i2",
+    16: "<u2",
+    17: "<u2",
+    18: "<c16",
+    19: "<f2",
+    22: "<u4",
+    23: "<u8",
 }
 _ML_DTYPES: dict[int, str] = {
-    14: "bfloat16", 24: "float8_e5m2", 25: "float8_e4m3fn", 26: "float8_e4m3fnuz",
-    27: "float8_e4m3b11fnuz", 28: "float8_e5m2fnuz", 29: "int4", 30: "uint4", 31: "int2",
-    32: "uint2", 33: "float4_e2m1fn",
+    14: "bfloat16",
+    24: "float8_e5m2",
+    25: "float8_e4m3fn",
+    26: "float8_e4m3fnuz",
+    27: "float8_e4m3b11fnuz",
+    28: "float8_e5m2fnuz",
+    29: "int4",
+    30: "uint4",
+    31: "int2",
+    32: "uint2",
+    33: "float4_e2m1fn",
 }
 STRING_ENUM = 7
 

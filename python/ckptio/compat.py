@@ -114,4 +114,3 @@ def load_variable(path: str | os.PathLike[str], name: str) -> Any:
         return reader.get_tensor(name)
     finally:
         reader.close()
-

@@ -1,0 +1,241 @@
+"""The Python API's promises: path forms, errors, read-only views and their lifetime, lazy
+slices, and indexes in layouts TF reads but rarely writes (snappy blocks, many blocks)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import ckptio
+import numpy as np
+import pytest
+from ckptio import CheckpointError, NotFoundError
+from tablegen import build_table, read_table
+
+
+def files_of(prefix: str) -> list[Path]:
+    p = Path(prefix)
+    return sorted(p.parent.glob(p.name + ".*"))
+
+
+# ------------------------------------------------------------------------------ path forms
+def test_every_path_form_opens_the_same_checkpoint(tf_checkpoints):
+    prefix = tf_checkpoints("tf1_saver")
+    expected = sorted(ckptio.open(prefix))
+    forms = [prefix, Path(prefix), os.path.dirname(prefix), prefix + ".index"]
+    forms += [str(f) for f in files_of(prefix) if ".data-" in f.name]
+    for form in forms:
+        with ckptio.open(form) as ckpt:
+            assert ckpt.path == prefix, form
+            assert sorted(ckpt) == expected, form
+
+
+def test_latest_checkpoint_follows_relative_state_file(tf_checkpoints, tmp_path):
+    prefix = Path(tf_checkpoints("tf2_checkpoint"))
+    moved = tmp_path / "moved"
+    shutil.copytree(prefix.parent, moved)  # relative entries survive moving the directory
+    assert ckptio.latest_checkpoint(moved) == str(moved / prefix.name)
+    assert ckptio.latest_checkpoint(tmp_path) is None
+
+
+def test_directory_without_state_file_uses_its_only_bundle(tf_checkpoints, tmp_path):
+    prefix = tf_checkpoints("strings")
+    for f in files_of(prefix):
+        shutil.copy(f, tmp_path / f.name)
+    with ckptio.open(tmp_path) as ckpt:
+        assert ckpt.path == str(tmp_path / Path(prefix).name)
+    for f in files_of(prefix):
+        shutil.copy(f, tmp_path / f.name.replace(Path(prefix).name, "other"))
+    with pytest.raises(NotFoundError, match="several checkpoints"):
+        ckptio.open(tmp_path)
+
+
+def test_missing_checkpoint_names_the_path(tmp_path):
+    with pytest.raises(NotFoundError) as err:
+        ckptio.open(tmp_path / "nope" / "model.ckpt-1")
+    assert "model.ckpt-1" in str(err.value)
+    with pytest.raises(NotFoundError, match="no checkpoint"):
+        ckptio.open(tmp_path)
+
+
+# ------------------------------------------------------------------------------ errors
+def test_missing_key_is_a_key_error_naming_file_and_key(tf_checkpoints):
+    with ckptio.open(tf_checkpoints("strings")) as ckpt:
+        with pytest.raises(KeyError) as err:
+            ckpt["no/such/tensor"]
+        assert isinstance(err.value, NotFoundError)
+        assert err.value.key == "no/such/tensor"
+        assert "no/such/tensor" in str(err.value) and ckpt.path in str(err.value)
+        assert ckpt.get("no/such/tensor") is None  # Mapping.get
+        with pytest.raises(NotFoundError):
+            ckpt.info("no/such/tensor")
+
+
+def test_closed_checkpoint_refuses_reads_but_views_survive(tf_checkpoints):
+    ckpt = ckptio.open(tf_checkpoints("all_dtypes"))
+    views = {name: ckpt[name] for name in ckpt if ckpt.info(name).dtype != "string"}
+    copies = {name: np.array(v) for name, v in views.items()}
+    ckpt.close()
+    assert ckpt.closed
+    with pytest.raises(CheckpointError, match="closed"):
+        ckpt[next(iter(views))]
+    del ckpt
+    gc.collect()
+    for name, view in views.items():  # the shards stay mapped while views live
+        assert view.tobytes() == copies[name].tobytes(), name
+
+
+def test_views_are_read_only_and_zero_copy(tf_checkpoints):
+    with ckptio.open(tf_checkpoints("all_dtypes")) as ckpt:
+        for name in ckpt:
+            value = ckpt[name]
+            assert not value.flags.writeable, name
+            if value.size and value.dtype != object:
+                with pytest.raises(ValueError):
+                    value.flat[0] = value.flat[0]
+                # A view, not a copy: its base chain ends in the core's capsule.
+                assert value.base is not None, name
+        copy = ckpt.get_tensor(next(n for n in ckpt if ckpt[n].size), copy=True)
+        assert copy.flags.writeable and copy.flags.owndata
+
+
+def test_views_alias_the_mapping(tf_checkpoints):
+    with ckptio.open(tf_checkpoints("all_dtypes")) as ckpt:
+        name = next(n for n in ckpt if ckpt[n].nbytes >= 16)
+        a, b = ckpt[name], ckpt[name]
+        assert a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+
+
+def test_info_and_listing(tf_checkpoints):
+    with ckptio.open(tf_checkpoints("all_dtypes")) as ckpt:
+        assert list(ckpt) == sorted(ckpt, key=lambda n: n.encode())
+        assert len(ckpt) == len(ckpt.keys()) == len(ckpt.shapes()) == len(ckpt.dtypes())
+        for name in ckpt:
+            info = ckpt.info(name)
+            value = ckpt[name]
+            assert info.shape == value.shape == ckpt.shapes()[name]
+            assert info.dtype == ckpt.dtypes()[name]
+            if info.dtype != "string":
+                assert info.dtype == value.dtype
+                assert info.nbytes == value.nbytes
+            assert info.shard == 0 and not info.sliced
+        assert "ckptio.Checkpoint V2" in repr(ckpt)
+
+
+# ------------------------------------------------------------------------------ slices
+def as_array(value, dtype) -> np.ndarray:
+    """numpy gives an element, not an array, for an index that selects one element."""
+    if isinstance(value, np.ndarray):
+        return value
+    out = np.empty((), dtype=dtype)
+    out[()] = value
+    return out
+
+
+def test_get_slice_reads_regions(tf_checkpoints):
+    indexes = [(), 0, -1, slice(1, 3), (slice(None), 1), (Ellipsis, 0), (slice(None, None, 2),)]
+    for gen in ["partitioned", "sharded_slices", "all_dtypes"]:
+        with ckptio.open(tf_checkpoints(gen)) as ckpt:
+            for name in ckpt:
+                full = np.array(ckpt[name])
+                lazy = ckpt.get_slice(name)
+                assert lazy.shape == full.shape
+                for index in indexes:
+                    try:
+                        want = full[index]
+                    except IndexError:
+                        with pytest.raises(IndexError):
+                            lazy[index]
+                        continue
+                    got = as_array(lazy[index], full.dtype)
+                    want = as_array(want, full.dtype)
+                    assert got.shape == want.shape, (gen, name, index)
+                    if want.dtype == object:
+                        assert list(got.flat) == list(want.flat)
+                    else:
+                        assert got.tobytes() == want.tobytes(), (gen, name, index)
+
+
+# ------------------------------------------------------------------------------ index layouts
+cramjam = pytest.importorskip("cramjam", reason="cramjam (test extra) writes snappy blocks")
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "snappy"])
+def test_index_rebuilt_in_many_small_blocks(tf_checkpoints, tmp_path, tf_ref, compress):
+    """TF reads indexes with snappy (type 1) blocks, several data blocks and restart points every
+    few keys; so must ckptio, and both must agree."""
+    prefix = tf_checkpoints("tf2_checkpoint")
+    entries = read_table(Path(prefix + ".index").read_bytes())
+    for f in files_of(prefix):
+        shutil.copy(f, tmp_path / f.name)
+    new_prefix = str(tmp_path / Path(prefix).name)
+    snappy = (lambda b: bytes(cramjam.snappy.compress_raw(b))) if compress else None
+    Path(new_prefix + ".index").write_bytes(
+        build_table(entries, entries_per_block=3, restart_interval=2, compress=snappy)
+    )
+    reference = tf_ref(new_prefix)  # TensorFlow accepts the rebuilt index
+    with ckptio.open(new_prefix, verify=True) as ckpt:
+        assert set(ckpt) == set(reference)
+        for name in ckpt:
+            want = reference[name][2]
+            got = ckpt[name]
+            if want.dtype == object:
+                assert list(got.flat) == list(want.flat)
+            else:
+                assert got.tobytes() == want.tobytes(), name
+
+
+# ------------------------------------------------------------------------------ threads
+def test_concurrent_reads_and_verifies(tf_checkpoints):
+    prefix = tf_checkpoints("all_dtypes")
+    with ckptio.open(prefix) as ckpt:
+        expected = {n: np.array(ckpt[n]) for n in ckpt}
+    errors = []
+
+    def work(ckpt):
+        try:
+            for _ in range(20):
+                ckpt.verify()
+                for name, want in expected.items():
+                    got = ckpt.get_tensor(name, copy=True, verify=True)
+                    assert got.shape == want.shape and (
+                        list(got.flat) == list(want.flat)
+                        if got.dtype == object
+                        else got.tobytes() == want.tobytes()
+                    )
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    shared = ckptio.open(prefix)
+    threads = [threading.Thread(target=work, args=(shared,)) for _ in range(4)]
+    threads += [threading.Thread(target=work, args=(ckptio.open(prefix),)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+# ------------------------------------------------------------------------------ the example
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "data" / "tiny_convnet"
+
+
+def test_bundled_example_matches_tensorflow(tf_ref):
+    reference = tf_ref(str(EXAMPLE / "model.ckpt-3"))
+    with ckptio.open(EXAMPLE, verify=True) as ckpt:
+        assert set(ckpt) == set(reference)
+        assert ckpt.info("convnet/embedding").sliced
+        for name in ckpt:
+            assert ckpt.info(name).dtype_name == reference[name][0]
+            assert ckpt[name].tobytes() == reference[name][2].tobytes(), name
+
+
+def test_quickstart_runs(capsys):
+    import runpy
+
+    runpy.run_path(str(EXAMPLE.parents[1] / "quickstart.py"), run_name="not_main")["main"](["x"])
+    out = capsys.readouterr().out
+    assert "9 tensors, checksums OK" in out and "convnet/embedding[:3]" in out

@@ -1,0 +1,86 @@
+"""Real checkpoints written by other people with TF 0.x-2.x (../shared/fixtures/real), checked
+against what TensorFlow 2.21 reported for them (expected.json): same keys, dtypes, shapes, and
+the sha256 of every tensor's bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import ckptio
+import numpy as np
+import pytest
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+FIXTURES = (
+    sorted(p.name for p in REAL.iterdir() if (p / "expected.json").is_file())
+    if REAL.is_dir()
+    else []
+)
+
+pytestmark = pytest.mark.skipif(
+    not FIXTURES, reason=f"no real fixtures at {REAL} (they live in shared/ beside the clone)"
+)
+
+
+def fingerprint(value: np.ndarray) -> str:
+    """sha256 as defined in fixtures/real/README.md."""
+    if value.dtype == object:
+        h = hashlib.sha256()
+        for element in value.ravel():
+            h.update(len(element).to_bytes(8, "little") + element)
+        return h.hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+
+
+def load(name: str) -> tuple[dict, str]:
+    expected = json.loads((REAL / name / "expected.json").read_text())
+    return expected, str(REAL / name / expected["prefix"])
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_matches_tensorflow(name):
+    expected, prefix = load(name)
+    if expected["raw"]["format"] == "V1":
+        with pytest.raises(ckptio.UnsupportedError, match="V1"):
+            ckptio.open(prefix)
+        return
+    assert expected["status"] == "ok"
+    with ckptio.open(prefix) as ckpt:
+        assert sorted(ckpt) == sorted(expected["tensors"])
+        for key, want in expected["tensors"].items():
+            info = ckpt.info(key)
+            assert info.dtype_name == want["dtype"], key
+            assert list(info.shape) == want["shape"], key
+            value = ckpt[key]
+            assert value.shape == tuple(want["shape"]), key
+            assert fingerprint(value) == want["sha256"], key
+        ckpt.verify()
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_compat_matches_tensorflow(name):
+    expected, prefix = load(name)
+    if expected["raw"]["format"] == "V1":
+        pytest.skip("V1 reading is not implemented yet")
+    reader = ckptio.compat.load_checkpoint(prefix)
+    shapes = reader.get_variable_to_shape_map()
+    dtypes = reader.get_variable_to_dtype_map()
+    for key, want in expected["tensors"].items():
+        assert shapes[key] == want["shape"]
+        assert dtypes[key].name == want["dtype"]
+        value = reader.get_tensor(key)
+        if isinstance(value, bytes):  # TF gives a scalar string as bytes
+            value = np.array([value], dtype=object).reshape(())
+        value = np.asarray(value)
+        assert fingerprint(value) == want["sha256"], key
+
+
+@pytest.mark.parametrize("name", [n for n in FIXTURES if (REAL / n / "checkpoint").exists()])
+def test_directory_open(name):
+    expected, _prefix = load(name)
+    if expected["raw"]["format"] == "V1":
+        pytest.skip("V1 reading is not implemented yet")
+    with ckptio.open(REAL / name) as ckpt:
+        assert sorted(ckpt) == sorted(expected["tensors"])
