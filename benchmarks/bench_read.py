@@ -15,7 +15,8 @@ Then, each as the median of several repetitions, ckptio and ``tf.train.load_chec
 * interpreter start + import (``python -c "import X"``, subprocess wall time);
 * open + shape map / dtype map of the many-keys checkpoint;
 * zero-copy access of every tensor (ckptio ``ckpt[name]``) against TF ``get_tensor`` (which
-  always copies), reader already open, in microseconds per tensor;
+  always copies), reader already open, in microseconds per tensor (ckptio walks the names
+  until it has made at least 20,000 calls per run);
 * read-all with copy + CRC verify (ckptio ``get_tensor(copy=True, verify=True)``) against TF's
   ``get_tensor`` loop (TF always copies and checks CRCs); open is included, arrays are dropped
   as soon as they are read;
@@ -287,6 +288,16 @@ def run_timed(
     return t
 
 
+def read_files(files: Sequence[str]) -> None:
+    """Plain sequential read of whole files into one reused buffer: the I/O ceiling."""
+    buf = bytearray(8 * MB)
+    view = memoryview(buf)
+    for path in files:
+        with open(path, "rb", buffering=0) as f:
+            while f.readinto(view):
+                pass
+
+
 def call_each(fn: Callable[[str], Any], names: Sequence[str]) -> None:
     """fn(name) for every name, dropping each result right away."""
     for n in names:
@@ -346,11 +357,13 @@ def make_row(
     tf: Timing | None,
     *,
     per: int = 0,
+    per_ck: int = 0,
     min_ratio: float | None = None,
     max_ckptio_s: float | None = None,
     detail: str = "",
 ) -> Row:
-    ck_s = ck.median / per if (ck and per) else (ck.median if ck else None)
+    per_ck = per_ck or per
+    ck_s = ck.median / per_ck if (ck and per_ck) else (ck.median if ck else None)
     tf_s = tf.median / per if (tf and per) else (tf.median if tf else None)
     ratio = tf_s / ck_s if (ck_s and tf_s) else None
     target = status = ""
@@ -409,6 +422,34 @@ def print_table(rows: list[Row]) -> None:
 # --------------------------------------------------------------------------------------------
 # Machine info
 # --------------------------------------------------------------------------------------------
+
+
+class ForeignLoad:
+    """How much CPU other processes used while the benchmark ran (they skew every number)."""
+
+    def __init__(self) -> None:
+        self.t0, self.busy0, self.own0 = time.monotonic(), self._busy(), self._own()
+
+    @staticmethod
+    def _busy() -> float:
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except OSError:
+            return float("nan")
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def fraction(self) -> float:
+        """Other processes' CPU time as a fraction of all cores' wall time so far."""
+        wall = (time.monotonic() - self.t0) * (os.cpu_count() or 1)
+        foreign = (self._busy() - self.busy0) - (self._own() - self.own0)
+        return max(0.0, foreign / wall) if wall > 0 else 0.0
 
 
 @contextlib.contextmanager
@@ -486,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    load = ForeignLoad()
 
     big = ensure_checkpoint(data_dir, "big", int(size_gb * GB))
     many = ensure_checkpoint(data_dir, "keys", n_keys)
@@ -603,9 +645,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Zero-copy access: readers already open, only the per-tensor call is timed.
     print("timing zero-copy access ...", flush=True)
     for prefix, names, small in ((big, big_names, False), (many, many_names, True)):
+        # ckptio's calls are so short that the name list is walked several times per run.
+        walks = -(-20000 // len(names))
         with ckptio.open(prefix) as ck:
             ck_t = run_timed(
-                lambda ck=ck, names=names: call_each(ck.__getitem__, names), small_reps
+                lambda ck=ck, names=names * walks: call_each(ck.__getitem__, names), small_reps
             )
         reader = tf.train.load_checkpoint(prefix)
         tf_t = run_timed(lambda r=reader, names=names: call_each(r.get_tensor, names), reps)
@@ -618,6 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ck_t,
                 tf_t,
                 per=len(names),
+                per_ck=len(names) * walks,
                 max_ckptio_s=None if small else 5e-6,
             )
         )
@@ -659,6 +704,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
 
+    # Reference: what plain read() of the data files achieves (no CRC, one reused buffer).
+    label_io = f"reference: sequential read() of the files ({big_bytes / GB:.2f} GiB)"
+    print(f"timing {label_io} ...", flush=True)
+    for cache_state, n in (("warm", reps), ("cold", 0 if args.no_cold else cold_reps)):
+        if n == 0:
+            continue
+        io_t = run_timed(
+            lambda: read_files(big_files),
+            n,
+            cold=cache_state == "cold",
+            cache=cache,
+            files=big_files,
+        )
+        rows.append(
+            make_row(
+                label_io,
+                cache_state,
+                io_t,
+                None,
+                detail=f"{gbps(big_bytes, io_t.median):.2f} GB/s (no CRC, no numpy; 8 MiB buffer)",
+            )
+        )
+
     # --- report -----------------------------------------------------------------------------
     print()
     print(
@@ -683,7 +751,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print_table(rows)
     elapsed = time.perf_counter() - t_start
-    print(f"\ntotal {elapsed:.0f} s")
+    foreign = load.fraction()
+    print(f"\ntotal {elapsed:.0f} s; other processes used {foreign:.0%} of the CPUs meanwhile")
+    if foreign > 0.05:
+        print("WARNING: the machine was busy with other work; the timings are not reliable")
 
     if args.json:
         out = {
@@ -726,6 +797,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for r in rows
             ],
             "elapsed_s": elapsed,
+            "foreign_cpu_fraction": foreign,
         }
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -12,6 +12,7 @@
 #include "crc32c.h"
 #include "ordered_code.h"
 #include "snappy.h"
+#include "v1_reader.h"
 
 namespace py = pybind11;
 using namespace ckptio;
@@ -56,25 +57,38 @@ void RaiseStatus(const Status& s) {
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
 }
 
+void MakeReadOnly(py::array& a) {
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+}
+
 // numpy dtypes by TF enum, installed once by ckptio._dtypes (bfloat16 etc. come from ml_dtypes).
 std::array<PyObject*, 64> g_numpy_dtypes{};
 
-py::dtype NumpyDtype(const TensorRecord& r) {
-  const int64_t code = r.entry.dtype;
+py::dtype NumpyDtype(int64_t code, const DataTypeInfo& type, const std::string& key) {
   if (code < 0 || code >= int64_t(g_numpy_dtypes.size()) || g_numpy_dtypes[code] == nullptr) {
-    Check(Status::NotSupported(std::string("no numpy dtype for ") + r.type.name +
+    Check(Status::NotSupported(std::string("no numpy dtype for ") + type.name +
                                " (install ml_dtypes for bfloat16/float8/int4)")
-              .WithKey(r.key));
+              .WithKey(key));
   }
   return py::reinterpret_borrow<py::dtype>(g_numpy_dtypes[code]);
 }
 
-std::vector<py::ssize_t> Shape(const TensorRecord& r) {
-  return {r.entry.shape.dims.begin(), r.entry.shape.dims.end()};
-}
+std::vector<py::ssize_t> Shape(const std::vector<int64_t>& dims) { return {dims.begin(), dims.end()}; }
 
-void MakeReadOnly(py::array& a) {
-  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+// An object array of bytes, read-only like every array ckptio returns.
+template <typename Strings>
+py::array BytesArray(const Strings& elements, const std::vector<int64_t>& dims) {
+  py::array out(py::dtype("O"), Shape(dims));
+  auto** slots = static_cast<PyObject**>(out.mutable_data());
+  for (size_t i = 0; i < elements.size(); ++i) {
+    PyObject* b = PyBytes_FromStringAndSize(elements[i].data(),
+                                            static_cast<Py_ssize_t>(elements[i].size()));
+    if (b == nullptr) throw py::error_already_set();
+    Py_XDECREF(slots[i]);
+    slots[i] = b;
+  }
+  MakeReadOnly(out);
+  return out;
 }
 
 py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
@@ -127,8 +141,6 @@ class PyBundleReader {
     return out;
   }
 
-  bool Contains(py::handle name) const { return Get()->Find(EncodeKey(name)) != nullptr; }
-
   // Everything known about one key, as a dict for the Python TensorInfo.
   py::dict Info(py::handle name) const {
     auto reader = Get();
@@ -150,6 +162,7 @@ class PyBundleReader {
     }
     d["slices"] = slices;
     d["slices_cover_tensor"] = r.slices_cover_tensor;
+    d["sliced"] = r.partitioned();
     return d;
   }
 
@@ -164,12 +177,12 @@ class PyBundleReader {
       Check(Status::InvalidArgument("partitioned tensor: read it through its slices")
                 .WithKey(r.key));
     }
-    py::dtype dtype = NumpyDtype(r);
+    py::dtype dtype = NumpyDtype(r.entry.dtype, r.type, r.key);
     std::shared_ptr<const MappedFile> file;
     const uint8_t* data = nullptr;
     Check(reader->Data(r, &file, &data));
     if (copy || r.entry.size == 0) {
-      py::array out(dtype, Shape(r));
+      py::array out(dtype, Shape(r.entry.shape.dims));
       auto* dst = static_cast<uint8_t*>(out.mutable_data());
       Status s;
       {
@@ -183,7 +196,7 @@ class PyBundleReader {
     if (verify) Verify(name);
     auto* keep = new std::shared_ptr<const MappedFile>(std::move(file));
     py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const MappedFile>*>(p); });
-    py::array view(dtype, Shape(r), std::vector<py::ssize_t>{}, data, base);
+    py::array view(dtype, Shape(r.entry.shape.dims), std::vector<py::ssize_t>{}, data, base);
     MakeReadOnly(view);
     return view;
   }
@@ -250,20 +263,161 @@ class PyBundleReader {
     if (verify) Check(reader.Verify(r));
     std::vector<std::string_view> elements;
     Check(reader.DecodeStrings(r, data, &elements));
-    py::array out(py::dtype("O"), Shape(r));
-    auto** slots = static_cast<PyObject**>(out.mutable_data());
-    for (size_t i = 0; i < elements.size(); ++i) {
-      PyObject* b = PyBytes_FromStringAndSize(elements[i].data(),
-                                              static_cast<Py_ssize_t>(elements[i].size()));
-      if (b == nullptr) throw py::error_already_set();
-      Py_XDECREF(slots[i]);
-      slots[i] = b;
-    }
-    MakeReadOnly(out);
-    return out;
+    return BytesArray(elements, r.entry.shape.dims);
   }
 
   std::shared_ptr<const BundleReader> reader_;
+};
+
+
+// V1 files hold values as TensorProtos: each tensor is decoded once (GIL released) into an
+// array that is cached and handed out read-only, so repeated reads are free like V2 views.
+class PyV1Reader {
+ public:
+  explicit PyV1Reader(const std::vector<std::string>& files) {
+    std::unique_ptr<V1Reader> reader;
+    Status s;
+    {
+      py::gil_scoped_release release;
+      s = V1Reader::Open(files, &reader);
+    }
+    Check(s);
+    reader_ = std::move(reader);
+  }
+
+  void Close() {
+    reader_.reset();
+    cache_.clear();
+  }
+  bool closed() const { return reader_ == nullptr; }
+
+  py::list Names() const {
+    auto reader = Get();
+    py::list names;
+    for (const V1Tensor& t : reader->tensors()) names.append(DecodeKey(t.name));
+    return names;
+  }
+
+  py::list Summary() const {
+    auto reader = Get();
+    py::list out;
+    for (const V1Tensor& t : reader->tensors()) {
+      out.append(py::make_tuple(t.dtype, t.type.name, ShapeTuple(t.shape.dims)));
+    }
+    return out;
+  }
+
+  py::list PartitionedNames() const { return py::list(); }  // assembled in the core
+
+  py::dict Info(py::handle name) const {
+    auto reader = Get();
+    const V1Tensor& t = Lookup(*reader, name);
+    py::dict d;
+    d["name"] = DecodeKey(t.name);
+    d["dtype_enum"] = t.dtype;
+    d["dtype_name"] = t.type.name;
+    d["shape"] = ShapeTuple(t.shape.dims);
+    d["size"] = t.num_elements * uint64_t(t.type.elem_size);
+    d["num_elements"] = t.num_elements;
+    d["shard"] = t.parts.empty() ? py::object(py::none()) : py::object(py::int_(t.parts[0].file));
+    d["offset"] = py::none();
+    d["slices"] = py::list();
+    d["slices_cover_tensor"] = t.parts_cover_tensor;
+    d["sliced"] = t.parts.size() > 1;
+    return d;
+  }
+
+  py::array Tensor(py::handle name, bool copy, bool verify) {
+    auto reader = Get();
+    const V1Tensor& t = Lookup(*reader, name);
+    (void)verify;  // V1 has no value checksums; block CRCs are always checked when read
+    auto cached = cache_.find(t.name);
+    py::array value;
+    if (cached != cache_.end()) {
+      value = py::reinterpret_borrow<py::array>(cached->second);
+    } else if (t.type.storage == Storage::kString) {
+      std::vector<std::string> elements;
+      Status s;
+      {
+        py::gil_scoped_release release;
+        s = reader->ReadStrings(t, &elements);
+      }
+      Check(s);
+      value = BytesArray(elements, t.shape.dims);
+      cache_.emplace(t.name, value);
+    } else {
+      if (t.type.storage != Storage::kFixed) {
+        Check(Status::NotSupported(std::string("cannot read dtype ") + t.type.name).WithKey(t.name));
+      }
+      py::array out(NumpyDtype(t.dtype, t.type, t.name), Shape(t.shape.dims));
+      auto* dst = static_cast<uint8_t*>(out.mutable_data());
+      Status s;
+      {
+        py::gil_scoped_release release;
+        s = reader->ReadFixed(t, dst);
+      }
+      Check(s);
+      MakeReadOnly(out);
+      value = out;
+      cache_.emplace(t.name, value);
+    }
+    if (copy) return py::array::ensure(value.attr("copy")());
+    return value;
+  }
+
+  void Verify(py::handle name) const {
+    auto reader = Get();
+    Status s;
+    if (name.is_none()) {
+      py::gil_scoped_release release;
+      s = reader->VerifyAll();
+    } else {
+      const V1Tensor& t = Lookup(*reader, name);
+      py::gil_scoped_release release;
+      s = reader->Verify(t);
+    }
+    Check(s);
+  }
+
+  // TF's V1 debug_string lists each tensor with its dtype, shape and, when partitioned, its
+  // slice count (TF's own line order is an unordered_map's; ours is sorted).
+  py::bytes DebugString() const {
+    auto reader = Get();
+    std::string out;
+    for (const V1Tensor& t : reader->tensors()) {
+      out += t.name + " (" + t.type.enum_name + ") [";
+      for (size_t i = 0; i < t.shape.dims.size(); ++i) {
+        out += (i ? "," : "") + std::to_string(t.shape.dims[i]);
+      }
+      out += "]";
+      if (t.parts.size() > 1) out += ", " + std::to_string(t.parts.size()) + " slices";
+      out += "\n";
+    }
+    return py::bytes(out);
+  }
+
+  std::string prefix() const { return Get()->files().empty() ? "" : Get()->files()[0]; }
+  int64_t num_shards() const { return static_cast<int64_t>(Get()->files().size()); }
+
+ private:
+  std::shared_ptr<const V1Reader> Get() const {
+    if (!reader_) Check(Status::InvalidArgument("checkpoint is closed"));
+    return reader_;
+  }
+
+  static const V1Tensor& Lookup(const V1Reader& reader, py::handle name) {
+    const std::string key = EncodeKey(name);
+    const V1Tensor* t = reader.Find(key);
+    if (t == nullptr) {
+      Check(Status::NotFound("key not found in checkpoint")
+                .WithFile(reader.files().empty() ? "" : reader.files()[0])
+                .WithKey(key));
+    }
+    return *t;
+  }
+
+  std::shared_ptr<const V1Reader> reader_;
+  std::unordered_map<std::string, py::object> cache_;
 };
 
 py::bytes EncodeSliceKey(py::handle name, const std::vector<std::pair<int64_t, int64_t>>& extents) {
@@ -313,12 +467,26 @@ PYBIND11_MODULE(_core, m) {
       .def("names", &PyBundleReader::Names)
       .def("summary", &PyBundleReader::Summary)
       .def("partitioned_names", &PyBundleReader::PartitionedNames)
-      .def("contains", &PyBundleReader::Contains)
       .def("info", &PyBundleReader::Info)
       .def("tensor", &PyBundleReader::Tensor, py::arg("name"), py::arg("copy") = false,
            py::arg("verify") = false)
       .def("debug_string", &PyBundleReader::DebugString)
       .def("verify", &PyBundleReader::Verify, py::arg("name") = py::none());
+
+  py::class_<PyV1Reader>(m, "V1Reader")
+      .def(py::init<const std::vector<std::string>&>(), py::arg("files"))
+      .def("close", &PyV1Reader::Close)
+      .def_property_readonly("closed", &PyV1Reader::closed)
+      .def_property_readonly("prefix", &PyV1Reader::prefix)
+      .def_property_readonly("num_shards", &PyV1Reader::num_shards)
+      .def("names", &PyV1Reader::Names)
+      .def("summary", &PyV1Reader::Summary)
+      .def("partitioned_names", &PyV1Reader::PartitionedNames)
+      .def("info", &PyV1Reader::Info)
+      .def("tensor", &PyV1Reader::Tensor, py::arg("name"), py::arg("copy") = false,
+           py::arg("verify") = false)
+      .def("debug_string", &PyV1Reader::DebugString)
+      .def("verify", &PyV1Reader::Verify, py::arg("name") = py::none());
 
   m.def("crc32c", [](const py::bytes& data, bool portable, uint32_t crc) {
     std::string_view v = data;

@@ -139,6 +139,12 @@ Status BundleReader::LinkSlices() {
           part->entry.shape.dims != g.lengths) {
         return bad("slice entry's dtype or shape disagrees");
       }
+      // Checked here, not only on read, because the full tensor is allocated before its slices
+      // are read: a slice must not claim more elements than its bytes hold.
+      if (part->type.storage == Storage::kFixed &&
+          part->entry.size != part->num_elements * uint64_t(part->type.elem_size)) {
+        return bad("slice entry's size disagrees with its shape");
+      }
       for (const SliceGeometry& other : geometry) {
         if (Overlaps(g, other)) return bad("overlapping slices");
       }

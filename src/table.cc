@@ -1,5 +1,7 @@
 #include "table.h"
 
+#include <algorithm>
+
 #include "coding.h"
 #include "crc32c.h"
 #include "snappy.h"
@@ -80,11 +82,11 @@ Status ForEachBlockEntry(std::string_view contents, std::string* key,
   return Status::OK();
 }
 
-Status ForEachTableEntry(const MappedFile& file, const TableVisitor& visit) {
-  if (file.size() < kFooterSize) {
+Status Table::Open(const MappedFile* file, Table* out) {
+  if (file->size() < kFooterSize) {
     return Status::Corruption("file is too short to be an sstable");
   }
-  const uint8_t* footer = file.data() + file.size() - kFooterSize;
+  const uint8_t* footer = file->data() + file->size() - kFooterSize;
   const uint64_t magic = uint64_t(DecodeFixed32(footer + 40)) |
                          (uint64_t(DecodeFixed32(footer + 44)) << 32);
   if (magic != kTableMagic) return Status::Corruption("not an sstable (bad magic number)");
@@ -94,39 +96,86 @@ Status ForEachTableEntry(const MappedFile& file, const TableVisitor& visit) {
       !DecodeBlockHandle(&p, footer + 40, &index)) {
     return Status::Corruption("bad block handle in footer");
   }
-
-  std::string index_storage;
-  std::string_view index_contents;
-  CKPTIO_RETURN_IF_ERROR(ReadBlock(file, index, &index_storage, &index_contents));
-
-  std::string index_key, data_key, data_storage, previous_key;
-  bool have_previous = false;
+  std::string storage;
+  std::string_view contents;
+  CKPTIO_RETURN_IF_ERROR(ReadBlock(*file, index, &storage, &contents));
+  Table table;
+  table.file_ = file;
+  std::string key_buffer;
   uint64_t previous_block_end = 0;
-  return ForEachBlockEntry(
-      index_contents, &index_key, [&](std::string_view, std::string_view handle_bytes) {
-        BlockHandle h;
+  CKPTIO_RETURN_IF_ERROR(ForEachBlockEntry(
+      contents, &key_buffer, [&](std::string_view separator, std::string_view handle_bytes) {
+        IndexEntry e;
         const auto* hp = reinterpret_cast<const uint8_t*>(handle_bytes.data());
-        if (!DecodeBlockHandle(&hp, hp + handle_bytes.size(), &h)) {
+        if (!DecodeBlockHandle(&hp, hp + handle_bytes.size(), &e.handle)) {
           return Status::Corruption("bad block handle in index block");
         }
         // Data blocks are written back to back; one that starts before its predecessor ends
         // would make a crafted file revisit (and so multiply) the same bytes.
-        if (h.offset < previous_block_end) {
-          return Status::Corruption("bad block handle (overlapping data blocks)");
+        if (e.handle.offset < previous_block_end ||
+            !RangeWithin(e.handle.offset, e.handle.size, file->size() - kFooterSize)) {
+          return Status::Corruption("bad block handle (overlapping or outside the file)");
         }
-        std::string_view contents;
-        CKPTIO_RETURN_IF_ERROR(ReadBlock(file, h, &data_storage, &contents));
-        previous_block_end = h.offset + h.size + kBlockTrailerSize;
-        return ForEachBlockEntry(contents, &data_key,
-                                 [&](std::string_view key, std::string_view value) {
-                                   if (have_previous && !KeyLess(previous_key, key)) {
-                                     return Status::Corruption("keys out of order in table");
-                                   }
-                                   previous_key.assign(key.data(), key.size());
-                                   have_previous = true;
-                                   return visit(key, value);
-                                 });
-      });
+        if (!table.index_.empty() && !KeyLess(table.index_.back().separator, separator)) {
+          return Status::Corruption("index block keys out of order");
+        }
+        previous_block_end = e.handle.offset + e.handle.size + kBlockTrailerSize;
+        e.separator.assign(separator.data(), separator.size());
+        table.index_.push_back(std::move(e));
+        return Status::OK();
+      }));
+  *out = std::move(table);
+  return Status::OK();
+}
+
+Status Table::ForEach(const TableVisitor& visit) const {
+  std::string data_key, data_storage, previous_key;
+  bool have_previous = false;
+  for (const IndexEntry& e : index_) {
+    std::string_view contents;
+    CKPTIO_RETURN_IF_ERROR(ReadBlock(*file_, e.handle, &data_storage, &contents));
+    CKPTIO_RETURN_IF_ERROR(ForEachBlockEntry(
+        contents, &data_key, [&](std::string_view key, std::string_view value) {
+          if (have_previous && !KeyLess(previous_key, key)) {
+            return Status::Corruption("keys out of order in table");
+          }
+          if (KeyLess(e.separator, key)) {
+            return Status::Corruption("key beyond its block's index separator");
+          }
+          previous_key.assign(key.data(), key.size());
+          have_previous = true;
+          return visit(key, value);
+        }));
+  }
+  return Status::OK();
+}
+
+Status Table::Get(std::string_view key, std::string* storage, std::string_view* value,
+                  bool* found) const {
+  *found = false;
+  // The first block whose separator is >= key is the only one that can hold it.
+  auto it = std::lower_bound(index_.begin(), index_.end(), key,
+                             [](const IndexEntry& e, std::string_view k) {
+                               return KeyLess(e.separator, k);
+                             });
+  if (it == index_.end()) return Status::OK();
+  std::string_view contents;
+  CKPTIO_RETURN_IF_ERROR(ReadBlock(*file_, it->handle, storage, &contents));
+  std::string key_buffer;
+  // A linear scan: blocks hold at most a few hundred KiB, and V1 records mostly one per block.
+  return ForEachBlockEntry(contents, &key_buffer, [&](std::string_view k, std::string_view v) {
+    if (k == key) {
+      *value = v;
+      *found = true;
+    }
+    return Status::OK();
+  });
+}
+
+Status ForEachTableEntry(const MappedFile& file, const TableVisitor& visit) {
+  Table table;
+  CKPTIO_RETURN_IF_ERROR(Table::Open(&file, &table));
+  return table.ForEach(visit);
 }
 
 }  // namespace ckptio

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mapped_file.h"
 #include "status.h"
@@ -33,8 +34,31 @@ bool DecodeBlockHandle(const uint8_t** p, const uint8_t* limit, BlockHandle* h);
 // Visits every (key, value) of a table in order. The views are valid only during the call.
 using TableVisitor = std::function<Status(std::string_view key, std::string_view value)>;
 
-// Read every entry of the table held by `file`, in key order, checking each block's CRC, the
-// block structure, and that keys strictly increase.
+// An opened table: footer and index block parsed; data blocks read (and CRC-checked) on demand.
+class Table {
+ public:
+  // On success fill *out. `file` must outlive the table.
+  static Status Open(const MappedFile* file, Table* out);
+
+  // Every entry in key order, checking each block's CRC, its structure, and that keys strictly
+  // increase across the table.
+  Status ForEach(const TableVisitor& visit) const;
+
+  // The value stored under exactly `key`: *found is false when there is none. The value views
+  // either the mapped file or *storage (for compressed blocks).
+  Status Get(std::string_view key, std::string* storage, std::string_view* value,
+             bool* found) const;
+
+ private:
+  struct IndexEntry {
+    std::string separator;  // >= every key of its block, < every key of the next
+    BlockHandle handle;
+  };
+  const MappedFile* file_ = nullptr;
+  std::vector<IndexEntry> index_;
+};
+
+// Open the table held by `file` and visit every entry (Table::Open then ForEach).
 Status ForEachTableEntry(const MappedFile& file, const TableVisitor& visit);
 
 // Decode the entries of one block's contents (after decompression), for tests and fuzzing.

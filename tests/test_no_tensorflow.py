@@ -88,7 +88,14 @@ report["imported"] = sorted(m for m in sys.modules if m.split(".")[0] in FORBIDD
 print("REPORT " + json.dumps(report))
 """
 
-CASES = ["all_dtypes", "strings", "partitioned", "sharded_slices", "tf2_checkpoint"]
+CASES = [
+    "all_dtypes",
+    "strings",
+    "partitioned",
+    "sharded",
+    "sharded_slices",
+    "tf2_checkpoint",
+]
 
 
 def fingerprint(value) -> str:

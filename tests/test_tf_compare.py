@@ -202,8 +202,11 @@ def _regions(shape: tuple[int, ...], seed: int) -> list:
         slice(1, None, 3),
         slice(None, None, -1),
     ]
+    regions.append((None, slice(1, None)))  # np.newaxis
     if n0:
-        regions += [0, -1, n0 // 2, np.int64(n0 - 1)]
+        regions += [0, -1, n0 // 2, np.int64(n0 - 1), [n0 - 1, 0, n0 - 1]]
+    if len(shape) >= 3 and shape[0] and shape[-1]:
+        regions.append((-1, Ellipsis, 0))
     if len(shape) >= 2:
         n1 = shape[1]
         regions += [
@@ -235,12 +238,19 @@ def test_get_slice_matches_tf(tf_checkpoint, tf_ref, bitwise_equal, failures):
     def check(key, index, value):
         bitwise_equal(ckpt.get_slice(key)[index], value[index], f"[{index!r}]", scalars=True)
 
+    def out_of_bounds(key, shape):
+        for index in (shape[0], -shape[0] - 1, (0,) * (len(shape) + 1)):
+            with pytest.raises(IndexError):
+                ckpt.get_slice(key)[index]
+
     with ckptio.open(prefix) as ckpt, failures(name) as f:
         for i, (key, (_, shape, value)) in enumerate(ref.items()):
             if name == "many_keys" and i % 50:
                 continue  # 9000 scalars; a sample is enough
             for index in _regions(shape, seed=i):
                 f.check(f"{key}[{index!r}]", check, key, index, value)
+            if shape:
+                f.check(f"{key} out of bounds", out_of_bounds, key, shape)
 
 
 @pytest.mark.parametrize("name", ["partitioned", "raw_slices", "sharded", "sharded_slices"])
@@ -495,17 +505,22 @@ def test_variant_is_listed_like_tf(tf_checkpoints, tf_ref, bitwise_equal):
     assert reader.debug_string() == ref.debug_string
 
 
-def test_v1_latest_checkpoint_matches_tf(tf_checkpoints, tf):
-    directory = os.path.dirname(tf_checkpoints("v1_saver"))
+V1_CHECKPOINTS = ["v1_saver", "v1_sharded"]
+
+
+@pytest.mark.parametrize("name", V1_CHECKPOINTS)
+def test_v1_latest_checkpoint_matches_tf(name, tf_checkpoints, tf):
+    directory = os.path.dirname(tf_checkpoints(name))
     assert ckptio.latest_checkpoint(directory) == tf.train.latest_checkpoint(directory)
 
 
-@pytest.mark.xfail(
-    raises=ckptio.UnsupportedError, strict=True, reason="ckptio does not read V1 files yet"
-)
-def test_v1_checkpoint_matches_tf(tf_checkpoints, tf_ref, tf, bitwise_equal):
-    prefix = tf_checkpoints("v1_saver")
+@pytest.mark.parametrize("name", V1_CHECKPOINTS)
+def test_v1_checkpoint_matches_tf(name, tf_checkpoints, tf_ref, tf, bitwise_equal):
+    prefix = tf_checkpoints(name)
     ref = tf_ref(prefix)
+    for path in (prefix, os.path.dirname(prefix)):
+        with ckptio.open(path) as ckpt:
+            assert ckpt.shapes() == {key: shape for key, (_, shape, _) in ref.items()}, path
     with ckptio.open(prefix) as ckpt:
         assert list(ckpt) == _bytewise(ref)
         for key, (dtype, shape, value) in ref.items():
@@ -518,3 +533,10 @@ def test_v1_checkpoint_matches_tf(tf_checkpoints, tf_ref, tf, bitwise_equal):
     reader = compat.load_checkpoint(prefix)
     for key in ref:
         bitwise_equal(reader.get_tensor(key), tf.train.load_variable(prefix, key), scalars=True)
+    assert (
+        reader.get_variable_to_shape_map()
+        == tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    )
+    # TF lists V1 entries in unordered_map order: compare the lines as sets.
+    ours, theirs = reader.debug_string(), tf.train.load_checkpoint(prefix).debug_string()
+    assert sorted(ours.splitlines()) == sorted(theirs.splitlines())

@@ -42,6 +42,7 @@ __all__ = [
     "tf1_saver",
     "tf2_checkpoint",
     "v1_saver",
+    "v1_sharded",
     "variant",
 ]
 
@@ -556,6 +557,30 @@ def v1_saver(directory) -> str:
     return prefix
 
 
+def v1_sharded(directory) -> str:
+    """A sharded legacy V1 checkpoint: ``Saver(sharded=True, write_version=V1)`` over two CPU
+    devices writes ``model.ckpt-3-0000{0,1}-of-00002`` and returns (and records in the state
+    file) the glob pattern ``model.ckpt-3-?????-of-00002``."""
+    directory = _prepare(directory)
+    tf = _tf()
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        with tf.device("/cpu:0"):
+            v1.get_variable("a/w", initializer=np.arange(6, dtype=np.float32).reshape(2, 3))
+            global_step = v1.train.get_or_create_global_step()
+        with tf.device("/cpu:1"):
+            v1.get_variable("b/ids", initializer=np.array([-1, 0, 1 << 40], dtype=np.int64))
+            v1.get_variable("b/names", initializer=np.array([b"x", b"", b"zz\x00"], object))
+        saver = v1.train.Saver(sharded=True, write_version=v1.train.SaverDef.V1)
+        config = v1.ConfigProto(device_count={"CPU": 2})
+        with v1.Session(graph=graph, config=config) as sess:
+            sess.run(v1.global_variables_initializer())
+            sess.run(v1.assign(global_step, 3))
+            prefix = saver.save(sess, str(directory / "model.ckpt"), global_step=global_step)
+    return prefix
+
+
 # --------------------------------------------------------------------------- TF2
 
 
@@ -651,6 +676,7 @@ GENERATORS: dict[str, Callable[[Path], str]] = {
     "tf2_checkpoint": tf2_checkpoint,
     "variant": variant,
     "v1_saver": v1_saver,
+    "v1_sharded": v1_sharded,
 }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .errors import CorruptionError, NotFoundError
 
-__all__ = ["Resolved", "latest_checkpoint", "read_checkpoint_state", "resolve"]
+__all__ = ["Resolved", "latest_checkpoint", "read_checkpoint_state", "resolve", "v1_files"]
 
 _DATA_SUFFIX = re.compile(r"\.data-\d{5,}-of-\d{5,}$")
 _TEMP_SUFFIX = re.compile(r"\.tempstate\d+$")
@@ -111,6 +111,14 @@ def resolve(path: str | os.PathLike[str]) -> Resolved:
         latest = latest_checkpoint(path)
         if latest is not None:
             return resolve(latest)
+        state = read_checkpoint_state(path)
+        if state is not None:
+            # The state file names a path that is gone: usually the directory was moved or
+            # copied from another machine (TF1 Saver wrote absolute paths). Its file name is
+            # still the right one.
+            moved = os.path.join(path, os.path.basename(state[0]))
+            if _exists_v2(moved) or os.path.isfile(moved):
+                return resolve(moved)
         bundles = _bundles_in(path)
         if len(bundles) == 1:
             return Resolved("V2", bundles[0])
@@ -136,3 +144,14 @@ def resolve(path: str | os.PathLike[str]) -> Resolved:
     if _exists(path):
         return Resolved("V1", path)
     raise NotFoundError("failed to find any matching files for the checkpoint path", file=path)
+
+
+def v1_files(pattern: str) -> list[str]:
+    """The files of a V1 checkpoint: the file itself, or every match of the glob TF writes for
+    sharded V1 saves (`model.ckpt-?????-of-00002`)."""
+    if os.path.isfile(pattern):
+        return [pattern]
+    files = sorted(f for f in glob.glob(pattern) if os.path.isfile(f))
+    if not files:
+        raise NotFoundError("failed to find any matching files for the checkpoint path", file=pattern)
+    return files

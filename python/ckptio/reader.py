@@ -12,7 +12,7 @@ import numpy as np
 from . import _core
 from ._dtypes import STRING_ENUM, numpy_dtypes
 from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
-from .paths import resolve
+from .paths import resolve, v1_files
 
 __all__ = ["Checkpoint", "TensorInfo", "TensorSlice", "open"]
 
@@ -74,7 +74,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
         self.path = path
         """What the checkpoint was opened from (the prefix for V2, the file pattern for V1)."""
         self.format = format
-        """"V2" (TensorBundle) or "V1" (legacy tensor-slice table)."""
+        """"V2" (TensorBundle) or "V1" (legacy tensor-slice table, possibly sharded)."""
         self._names: list[str] | None = None
         self._index: dict[str, int] | None = None
         self._summary: list[tuple[int, str, tuple[int, ...]]] | None = None
@@ -135,7 +135,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
             nbytes=nbytes,
             shard=d["shard"],
             offset=d["offset"],
-            sliced=bool(d["slices"]),
+            sliced=d["sliced"],
         )
 
     def _partitioned_names(self) -> frozenset[str]:
@@ -217,13 +217,16 @@ class Checkpoint(Mapping[str, np.ndarray]):
                     "the stored slices do not cover the whole partitioned tensor", self.path, name
                 )
             region = tuple(range(n) for n in shape)
-        out = np.empty(tuple(len(r) for r in region), dtype=dtype)
+        # Map (and bounds-check) every needed slice before allocating the result, so a damaged
+        # index cannot make us allocate what its data files do not hold.
+        parts = []
         for starts, lengths, key in info["slices"]:
             placed = _place(region, starts, lengths)
-            if placed is None:
-                continue
-            dst, src = placed
-            out[dst] = self._core.tensor(key, copy=False, verify=verify)[src]
+            if placed is not None:
+                parts.append((placed, self._core.tensor(key, copy=False, verify=verify)))
+        out = np.empty(tuple(len(r) for r in region), dtype=dtype)
+        for (dst, src), part in parts:
+            out[dst] = part[src]
         if not copy:
             out.flags.writeable = False
         return out
@@ -330,10 +333,7 @@ def open(path: str | os.PathLike[str], verify: bool = False) -> Checkpoint:
     if located.format == "V2":
         core = _core.BundleReader(located.prefix)
     else:
-        raise UnsupportedError(
-            "not a V2 checkpoint (no .index file); V1 checkpoints are not supported yet",
-            file=located.prefix,
-        )
+        core = _core.V1Reader(v1_files(located.prefix))
     ckpt = Checkpoint(core, located.prefix, located.format)
     if verify:
         try:

@@ -1,0 +1,294 @@
+#include "v1_reader.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ordered_code.h"
+#include "proto_wire.h"
+#include "slice_copy.h"
+#include "tensor_proto.h"
+
+namespace ckptio {
+
+namespace {
+
+constexpr uint64_t kMaxElements = 1ull << 62;
+
+Status Malformed(const char* what) { return Status::Corruption(std::string("malformed ") + what); }
+
+struct SliceMeta {
+  std::string name;
+  TensorShape shape;
+  int64_t dtype = 0;
+  std::vector<TensorSlice> slices;
+};
+
+Status ParseSavedSliceMeta(std::string_view bytes, SliceMeta* out) {
+  WireReader r(bytes);
+  while (r.Next()) {
+    const bool is_bytes = r.wire_type() == kLengthDelimited;
+    switch (r.field()) {
+      case 1:
+        if (!is_bytes) return Malformed("SavedSliceMeta.name");
+        out->name.assign(r.bytes());
+        break;
+      case 2:
+        if (!is_bytes) return Malformed("SavedSliceMeta.shape");
+        CKPTIO_RETURN_IF_ERROR(ParseTensorShape(r.bytes(), &out->shape));
+        break;
+      case 3:
+        if (r.wire_type() != kVarint) return Malformed("SavedSliceMeta.type");
+        out->dtype = static_cast<int64_t>(r.varint());
+        break;
+      case 4: {
+        if (!is_bytes) return Malformed("SavedSliceMeta.slice");
+        TensorSlice slice;
+        CKPTIO_RETURN_IF_ERROR(ParseTensorSlice(r.bytes(), &slice));
+        out->slices.push_back(std::move(slice));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return r.ok() ? Status::OK() : Malformed("SavedSliceMeta");
+}
+
+// The `field`-th submessage of a SavedTensorSlices record (1 meta, 2 data).
+Status RecordField(std::string_view record, int field, std::string_view* out, bool* found) {
+  *found = false;
+  WireReader r(record);
+  while (r.Next()) {
+    if (r.field() == field) {
+      if (r.wire_type() != kLengthDelimited) return Malformed("SavedTensorSlices");
+      *out = r.bytes();
+      *found = true;
+    }
+  }
+  return r.ok() ? Status::OK() : Malformed("SavedTensorSlices");
+}
+
+}  // namespace
+
+Status V1Reader::Open(const std::vector<std::string>& files, std::unique_ptr<V1Reader>* out) {
+  std::unique_ptr<V1Reader> reader(new V1Reader());
+  reader->files_ = files;
+  reader->mapped_.resize(files.size());
+  reader->tables_.resize(files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    CKPTIO_RETURN_IF_ERROR(MappedFile::Open(files[i], &reader->mapped_[i]));
+    reader->total_file_bytes_ += reader->mapped_[i]->size();
+    Status s = Table::Open(reader->mapped_[i].get(), &reader->tables_[i]);
+    if (!s.ok()) {
+      return Status(s.code(), "unable to open table file: " + s.message()).WithFile(files[i]);
+    }
+    std::string storage;
+    std::string_view record, meta;
+    bool found = false;
+    s = reader->tables_[i].Get("", &storage, &record, &found);
+    if (s.ok() && found) s = RecordField(record, 1, &meta, &found);
+    if (s.ok() && !found) {
+      s = Status::Corruption(
+          "failed to find the saved tensor slices at the beginning of the checkpoint file");
+    }
+    if (s.ok()) s = reader->AddMeta(i, meta);
+    if (!s.ok()) return s.WithFile(files[i]);
+  }
+  CKPTIO_RETURN_IF_ERROR(reader->Finish());
+  *out = std::move(reader);
+  return Status::OK();
+}
+
+Status V1Reader::AddMeta(size_t file, std::string_view meta) {
+  WireReader r(meta);
+  while (r.Next()) {
+    if (r.field() == 2 && r.wire_type() == kLengthDelimited) {
+      VersionDef version;
+      CKPTIO_RETURN_IF_ERROR(ParseVersionDef(r.bytes(), &version));
+      CKPTIO_RETURN_IF_ERROR(CheckCheckpointVersion(version));
+      continue;
+    }
+    if (r.field() != 1) continue;
+    if (r.wire_type() != kLengthDelimited) return Malformed("SavedTensorSliceMeta");
+    SliceMeta m;
+    CKPTIO_RETURN_IF_ERROR(ParseSavedSliceMeta(r.bytes(), &m));
+    auto it = by_name_.find(m.name);
+    if (it == by_name_.end()) {
+      V1Tensor t;
+      t.name = m.name;
+      t.dtype = m.dtype;
+      t.type = GetDataTypeInfo(m.dtype);
+      t.shape = m.shape;
+      it = by_name_.emplace(m.name, tensors_.size()).first;
+      tensors_.push_back(std::move(t));
+    }
+    V1Tensor& t = tensors_[it->second];
+    if (t.dtype != m.dtype || t.shape.dims != m.shape.dims) {
+      return Status::Corruption("files disagree on the tensor's dtype or shape").WithKey(m.name);
+    }
+    for (TensorSlice& slice : m.slices) {
+      V1Tensor::Part part;
+      part.file = file;
+      part.slice = std::move(slice);
+      t.parts.push_back(std::move(part));
+    }
+  }
+  return r.ok() ? Status::OK() : Malformed("SavedTensorSliceMeta");
+}
+
+Status V1Reader::Finish() {
+  for (V1Tensor& t : tensors_) {
+    auto bad = [&](const std::string& why) {
+      return Status::Corruption(why).WithKey(t.name).WithFile(files_[t.parts.empty() ? 0 : t.parts[0].file]);
+    };
+    if (t.shape.unknown_rank || t.shape.dims.size() > 254) return bad("invalid tensor shape");
+    uint64_t n = 1;
+    for (int64_t d : t.shape.dims) {
+      if (d < 0 || (d != 0 && n > kMaxElements / uint64_t(d))) return bad("invalid tensor shape");
+      n *= uint64_t(d);
+    }
+    t.num_elements = n;
+    // Every stored value takes at least one byte of some file, so a larger claim is corrupt
+    // (and must not turn into an allocation).
+    if (n > total_file_bytes_) return bad("shape claims more elements than the files hold");
+    uint64_t covered = 0;
+    for (size_t i = 0; i < t.parts.size(); ++i) {
+      V1Tensor::Part& p = t.parts[i];
+      if (p.slice.size() != t.shape.dims.size()) return bad("slice rank differs from the tensor's");
+      for (size_t d = 0; d < p.slice.size(); ++d) {
+        const Extent& e = p.slice[d];
+        const int64_t dim = t.shape.dims[d];
+        if (e.length == kFullExtent ? e.start != 0
+                                    : (e.start < 0 || e.length < 0 || e.start > dim ||
+                                       e.length > dim - e.start)) {
+          return bad("slice extent outside the tensor's shape");
+        }
+      }
+      p.geometry = ResolveSlice(p.slice, t.shape.dims);
+      p.num_elements = 1;
+      for (int64_t l : p.geometry.lengths) p.num_elements *= uint64_t(l);
+      for (size_t j = 0; j < i; ++j) {
+        const SliceGeometry& a = p.geometry;
+        const SliceGeometry& b = t.parts[j].geometry;
+        bool overlap = true;
+        for (size_t d = 0; d < a.starts.size() && overlap; ++d) {
+          overlap = a.starts[d] < b.starts[d] + b.lengths[d] && b.starts[d] < a.starts[d] + a.lengths[d];
+        }
+        if (overlap && p.num_elements > 0 && t.parts[j].num_elements > 0) return bad("overlapping slices");
+      }
+      covered += p.num_elements;
+    }
+    t.parts_cover_tensor = covered == t.num_elements;
+  }
+  std::sort(tensors_.begin(), tensors_.end(),
+            [](const V1Tensor& a, const V1Tensor& b) { return a.name < b.name; });
+  by_name_.clear();
+  for (size_t i = 0; i < tensors_.size(); ++i) by_name_.emplace(tensors_[i].name, i);
+  return Status::OK();
+}
+
+const V1Tensor* V1Reader::Find(std::string_view name) const {
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? nullptr : &tensors_[it->second];
+}
+
+Status V1Reader::TensorError(Status s, const V1Tensor& t, size_t file) const {
+  return s.WithFile(files_[file]).WithKey(t.name);
+}
+
+Status V1Reader::ReadPart(const V1Tensor& t, const V1Tensor::Part& part, std::string* storage,
+                          std::string_view* values) const {
+  const std::string key = EncodeTensorNameSlice(t.name, part.slice);
+  std::string_view record, saved_slice;
+  bool found = false;
+  CKPTIO_RETURN_IF_ERROR(tables_[part.file].Get(key, storage, &record, &found));
+  if (!found) return Status::Corruption("no record for a slice listed in the meta");
+  CKPTIO_RETURN_IF_ERROR(RecordField(record, 2, &saved_slice, &found));
+  if (!found) return Malformed("SavedTensorSlices (no data)");
+  WireReader r(saved_slice);
+  found = false;
+  while (r.Next()) {
+    if (r.field() == 1 && r.bytes() != t.name) return Status::Corruption("record names another tensor");
+    if (r.field() == 3 && r.wire_type() == kLengthDelimited) {
+      *values = r.bytes();
+      found = true;
+    }
+  }
+  if (!r.ok()) return Malformed("SavedSlice");
+  if (!found) *values = std::string_view();  // no values: valid only for empty slices
+  return Status::OK();
+}
+
+Status V1Reader::ReadFixed(const V1Tensor& t, uint8_t* dst) const {
+  if (t.type.storage != Storage::kFixed) {
+    return Status::NotSupported(std::string("cannot read dtype ") + t.type.name)
+        .WithKey(t.name).WithFile(files_[t.parts.empty() ? 0 : t.parts[0].file]);
+  }
+  if (!t.parts_cover_tensor) {
+    return Status::Corruption("the stored slices do not cover the whole tensor")
+        .WithKey(t.name).WithFile(files_[t.parts.empty() ? 0 : t.parts[0].file]);
+  }
+  const size_t elem = static_cast<size_t>(t.type.elem_size);
+  std::string storage;
+  std::vector<uint8_t> buffer;
+  for (const V1Tensor::Part& part : t.parts) {
+    std::string_view values;
+    Status s = ReadPart(t, part, &storage, &values);
+    const bool whole = t.parts.size() == 1;
+    uint8_t* out = dst;
+    if (s.ok() && !whole) {
+      buffer.resize(part.num_elements * elem);
+      out = buffer.data();
+    }
+    if (s.ok()) s = DecodeTensorProtoValues(values, t.dtype, part.num_elements, out);
+    if (!s.ok()) return TensorError(s, t, part.file);
+    if (!whole) {
+      ForEachSliceRun(t.shape.dims, part.geometry.starts, part.geometry.lengths,
+                      [&](uint64_t src, uint64_t to, uint64_t count) {
+                        std::memcpy(dst + to * elem, buffer.data() + src * elem, count * elem);
+                      });
+    }
+  }
+  return Status::OK();
+}
+
+Status V1Reader::ReadStrings(const V1Tensor& t, std::vector<std::string>* out) const {
+  if (!t.parts_cover_tensor) {
+    return Status::Corruption("the stored slices do not cover the whole tensor").WithKey(t.name);
+  }
+  out->assign(t.num_elements, std::string());
+  std::string storage;
+  std::vector<std::string> part_values;
+  for (const V1Tensor::Part& part : t.parts) {
+    std::string_view values;
+    Status s = ReadPart(t, part, &storage, &values);
+    if (s.ok()) s = DecodeTensorProtoStrings(values, part.num_elements, &part_values);
+    if (!s.ok()) return TensorError(s, t, part.file);
+    ForEachSliceRun(t.shape.dims, part.geometry.starts, part.geometry.lengths,
+                    [&](uint64_t src, uint64_t to, uint64_t count) {
+                      for (uint64_t i = 0; i < count; ++i) (*out)[to + i] = std::move(part_values[src + i]);
+                    });
+  }
+  return Status::OK();
+}
+
+Status V1Reader::Verify(const V1Tensor& t) const {
+  if (t.type.storage == Storage::kString) {
+    std::vector<std::string> values;
+    return ReadStrings(t, &values);
+  }
+  if (t.type.storage != Storage::kFixed) return Status::OK();  // listed, unreadable
+  std::vector<uint8_t> values(t.num_elements * uint64_t(t.type.elem_size));
+  return ReadFixed(t, values.data());
+}
+
+Status V1Reader::VerifyAll() const {
+  for (size_t i = 0; i < tables_.size(); ++i) {
+    Status s = tables_[i].ForEach([](std::string_view, std::string_view) { return Status::OK(); });
+    if (!s.ok()) return s.WithFile(files_[i]);
+  }
+  for (const V1Tensor& t : tensors_) CKPTIO_RETURN_IF_ERROR(Verify(t));
+  return Status::OK();
+}
+
+}  // namespace ckptio

@@ -1,0 +1,75 @@
+// Reader for legacy V1 checkpoints (TF-slim era): one table per file, or `-NNNNN-of-MMMMM`
+// shards, holding SavedTensorSlices records. Key "" is the meta record listing every tensor and
+// its stored slices; each slice's values sit in a TensorProto under its OrderedCode slice key.
+//
+// Only the meta record is read on open. Values are decoded per tensor on request; tensors
+// stored as several slices (partitioned variables, possibly across files) are assembled.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "bundle_proto.h"
+#include "bundle_reader.h"  // SliceGeometry, ResolveSlice
+#include "dtypes.h"
+#include "mapped_file.h"
+#include "status.h"
+#include "table.h"
+
+namespace ckptio {
+
+struct V1Tensor {
+  struct Part {
+    size_t file = 0;
+    TensorSlice slice;      // as stored (builds the key)
+    SliceGeometry geometry; // resolved against the full shape
+    uint64_t num_elements = 0;
+  };
+  std::string name;
+  int64_t dtype = 0;
+  DataTypeInfo type;
+  TensorShape shape;
+  uint64_t num_elements = 0;
+  std::vector<Part> parts;
+  bool parts_cover_tensor = false;
+};
+
+class V1Reader {
+ public:
+  // Open every file of the checkpoint (the expanded glob, in order).
+  static Status Open(const std::vector<std::string>& files, std::unique_ptr<V1Reader>* out);
+
+  const std::vector<std::string>& files() const { return files_; }
+  // Every tensor, sorted by name (bytewise).
+  const std::vector<V1Tensor>& tensors() const { return tensors_; }
+  const V1Tensor* Find(std::string_view name) const;
+
+  // Decode a fixed-size tensor into dst (num_elements * elem_size bytes).
+  Status ReadFixed(const V1Tensor& t, uint8_t* dst) const;
+  // Decode a string tensor (row-major elements).
+  Status ReadStrings(const V1Tensor& t, std::vector<std::string>* out) const;
+  // Check every block of every file and decode every tensor.
+  Status VerifyAll() const;
+  Status Verify(const V1Tensor& t) const;
+
+ private:
+  V1Reader() = default;
+  Status AddMeta(size_t file, std::string_view meta);
+  Status Finish();
+  Status ReadPart(const V1Tensor& t, const V1Tensor::Part& part, std::string* storage,
+                  std::string_view* values) const;
+  Status TensorError(Status s, const V1Tensor& t, size_t file) const;
+
+  std::vector<std::string> files_;
+  std::vector<std::shared_ptr<const MappedFile>> mapped_;
+  std::vector<Table> tables_;
+  std::vector<V1Tensor> tensors_;
+  std::unordered_map<std::string, size_t> by_name_;
+  uint64_t total_file_bytes_ = 0;
+};
+
+}  // namespace ckptio
