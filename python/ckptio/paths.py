@@ -153,5 +153,7 @@ def v1_files(pattern: str) -> list[str]:
         return [pattern]
     files = sorted(f for f in glob.glob(pattern) if os.path.isfile(f))
     if not files:
-        raise NotFoundError("failed to find any matching files for the checkpoint path", file=pattern)
+        raise NotFoundError(
+            "failed to find any matching files for the checkpoint path", file=pattern
+        )
     return files
