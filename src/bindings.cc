@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "bundle_reader.h"
+#include "bundle_writer.h"
 #include "crc32c.h"
 #include "ordered_code.h"
 #include "snappy.h"
@@ -154,6 +155,8 @@ class PyBundleReader {
     d["num_elements"] = r.num_elements;
     d["shard"] = r.partitioned() ? py::object(py::none()) : py::object(py::int_(r.entry.shard_id));
     d["offset"] = r.partitioned() ? py::object(py::none()) : py::object(py::int_(r.entry.offset));
+    d["masked_crc32c"] = r.entry.crc32c;
+    d["data_path"] = r.partitioned() ? py::object(py::none()) : py::object(py::str(reader->ShardPath(r.entry.shard_id)));
     py::list slices;
     for (size_t i = 0; i < r.entry.slices.size(); ++i) {
       SliceGeometry g = ResolveSlice(r.entry.slices[i], r.entry.shape.dims);
@@ -420,6 +423,69 @@ class PyV1Reader {
   std::unordered_map<std::string, py::object> cache_;
 };
 
+class PyBundleWriter {
+ public:
+  PyBundleWriter(const std::string& prefix, uint64_t max_shard_bytes, bool sync)
+      : writer_(prefix, BundleWriter::Options{max_shard_bytes, sync}) {}
+
+  // A C-contiguous array of a fixed-size dtype; its bytes are checksummed and written with the
+  // GIL released.
+  void AddArray(py::handle name, int64_t dtype, const py::array& array) {
+    if (!(array.flags() & py::array::c_style)) throw py::value_error("array must be C-contiguous");
+    const std::string key = EncodeKey(name);
+    std::vector<int64_t> dims(array.shape(), array.shape() + array.ndim());
+    const auto* data = static_cast<const uint8_t*>(array.data());
+    const uint64_t size = static_cast<uint64_t>(array.nbytes());
+    Status s;
+    {
+      py::gil_scoped_release release;
+      s = writer_.AddFixed(key, dtype, dims, data, size);
+    }
+    Check(s);
+  }
+
+  void AddStrings(py::handle name, const std::vector<int64_t>& dims, const py::list& elements) {
+    const std::string key = EncodeKey(name);
+    std::vector<std::string_view> views;
+    views.reserve(elements.size());
+    for (py::handle e : elements) {
+      if (!PyBytes_Check(e.ptr())) throw py::type_error("string tensor elements must be bytes");
+      views.emplace_back(PyBytes_AS_STRING(e.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(e.ptr())));
+    }
+    Status s;
+    {
+      py::gil_scoped_release release;  // `elements` keeps the bytes alive
+      s = writer_.AddStrings(key, dims, views);
+    }
+    Check(s);
+  }
+
+  void AddCopy(py::handle name, int64_t dtype, const std::vector<int64_t>& dims,
+               const std::string& src_path, uint64_t offset, uint64_t size, uint32_t masked_crc) {
+    const std::string key = EncodeKey(name);
+    Status s;
+    {
+      py::gil_scoped_release release;
+      s = writer_.AddCopy(key, dtype, dims, src_path, offset, size, masked_crc);
+    }
+    Check(s);
+  }
+
+  void Finish() {
+    Status s;
+    {
+      py::gil_scoped_release release;
+      s = writer_.Finish();
+    }
+    Check(s.WithFile(writer_.prefix() + ".index"));
+  }
+
+  void Abort() { writer_.Abort(); }
+
+ private:
+  BundleWriter writer_;
+};
+
 py::bytes EncodeSliceKey(py::handle name, const std::vector<std::pair<int64_t, int64_t>>& extents) {
   TensorSlice slice;
   for (const auto& e : extents) slice.push_back(Extent{e.first, e.second});
@@ -472,6 +538,15 @@ PYBIND11_MODULE(_core, m) {
            py::arg("verify") = false)
       .def("debug_string", &PyBundleReader::DebugString)
       .def("verify", &PyBundleReader::Verify, py::arg("name") = py::none());
+
+  py::class_<PyBundleWriter>(m, "BundleWriter")
+      .def(py::init<const std::string&, uint64_t, bool>(), py::arg("prefix"),
+           py::arg("max_shard_bytes") = 0, py::arg("sync") = false)
+      .def("add_array", &PyBundleWriter::AddArray)
+      .def("add_strings", &PyBundleWriter::AddStrings)
+      .def("add_copy", &PyBundleWriter::AddCopy)
+      .def("finish", &PyBundleWriter::Finish)
+      .def("abort", &PyBundleWriter::Abort);
 
   py::class_<PyV1Reader>(m, "V1Reader")
       .def(py::init<const std::vector<std::string>&>(), py::arg("files"))

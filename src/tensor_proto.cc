@@ -14,6 +14,8 @@ enum TensorProtoField : int {
   kUint32Val = 16, kUint64Val = 17,
 };
 
+constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
 struct ValueField {
   int field;
   WireType element;    // wire type of one value
@@ -66,6 +68,18 @@ Status DecodeTensorProtoValues(std::string_view proto, int64_t dtype, uint64_t n
     }
     if (r.field() != f.field) continue;
     if (from_content) return Status::Corruption("both tensor_content and typed values");
+    if (kHostLittleEndian && f.element != kVarint && r.wire_type() == kLengthDelimited) {
+      // Packed fixed-width values are already the little-endian array: copy them whole.
+      const uint64_t values = r.bytes().size() / width;
+      if (r.bytes().size() % width != 0) return Status::Corruption("malformed packed values");
+      if (values > expected - count) {
+        overflow = true;
+        break;
+      }
+      std::memcpy(out + count * width, r.bytes().data(), r.bytes().size());
+      count += values;
+      continue;
+    }
     const bool ok = ForEachPackedOrSingle(r, f.element, [&](uint64_t bits) {
       if (count >= expected) {
         overflow = true;

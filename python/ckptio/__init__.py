@@ -14,10 +14,12 @@ from . import compat
 from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
 from .paths import latest_checkpoint
 from .reader import Checkpoint, TensorInfo, TensorSlice, open
+from .writer import BundleWriter, rewrite, save, update_checkpoint_state
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BundleWriter",
     "Checkpoint",
     "CheckpointError",
     "CorruptionError",
@@ -29,4 +31,7 @@ __all__ = [
     "compat",
     "latest_checkpoint",
     "open",
+    "rewrite",
+    "save",
+    "update_checkpoint_state",
 ]

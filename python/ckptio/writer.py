@@ -1,0 +1,325 @@
+"""Writing checkpoints TensorFlow reads back: `save()`, the streaming `BundleWriter`, and
+`rewrite()` for renaming, subsetting and casting an existing checkpoint.
+
+    ckptio.save("out/model.ckpt-0", {"dense/kernel": w, "dense/bias": b})
+
+    with ckptio.BundleWriter("out/model.ckpt-0") as writer:   # one tensor in memory at a time
+        for name, array in produce():
+            writer.add(name, array)
+
+Files are written under temporary names (`*.tempstate<N>`) and renamed into place when the
+writer finishes, data shards first and the index last: an exception or a killed process leaves
+no partial checkpoint under the final name, and no other file is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._dtypes import STRING_ENUM, enum_for, enum_for_name
+from .errors import CheckpointError
+from .paths import read_checkpoint_state
+
+__all__ = ["BundleWriter", "rewrite", "save", "update_checkpoint_state"]
+
+
+def _as_string_elements(value: Any) -> tuple[list[int], list[bytes]] | None:
+    """(shape, elements as bytes) when `value` is a string tensor, else None."""
+    if isinstance(value, (bytes, str)):
+        value = np.array(value, dtype=object)
+    array = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if array.dtype.kind not in "OSU":
+        return None
+    elements = []
+    for e in array.reshape(-1):
+        if isinstance(e, (bytes, np.bytes_)):
+            elements.append(bytes(e))
+        elif isinstance(e, str):
+            elements.append(e.encode("utf-8"))
+        else:
+            raise TypeError(f"string tensors hold bytes or str, not {type(e).__name__}")
+    return list(array.shape), elements
+
+
+class BundleWriter:
+    """Streams tensors into a new V2 checkpoint at `prefix`.
+
+    Args:
+        prefix: the checkpoint prefix to create (`dir/model.ckpt-100`); its directory must exist.
+        max_shard_bytes: start a new data shard before a tensor that would take the current one
+            past this many bytes (default: one shard, as TF writes).
+        overwrite: replace an existing checkpoint at `prefix` (default: refuse).
+        update_state: also record the checkpoint in `dir/checkpoint`, as TF's savers do.
+        sync: fsync every file before it is renamed into place (durable across power loss).
+
+    Use as a context manager: it finishes on success and aborts (removing its temporary files)
+    on an exception.
+    """
+
+    def __init__(
+        self,
+        prefix: str | os.PathLike[str],
+        *,
+        max_shard_bytes: int | None = None,
+        overwrite: bool = False,
+        update_state: bool = False,
+        sync: bool = False,
+    ) -> None:
+        self.prefix = os.fspath(prefix)
+        if not overwrite and os.path.exists(self.prefix + ".index"):
+            raise CheckpointError(
+                "a checkpoint already exists here (pass overwrite=True to replace it)",
+                file=self.prefix + ".index",
+            )
+        directory = os.path.dirname(self.prefix) or "."
+        if not os.path.isdir(directory):
+            raise CheckpointError("directory does not exist", file=directory)
+        self._update_state = update_state
+        self._core = _core.BundleWriter(self.prefix, max_shard_bytes or 0, sync)
+        self._done = False
+
+    def add(self, name: str, value: Any, dtype: str | None = None) -> None:
+        """Add one tensor: a numpy array (any dtype ckptio reads), a scalar, or strings.
+
+        `dtype` names a TF dtype to store instead of the array's own ("qint8", "bfloat16"...);
+        the values are converted with numpy's casting rules when it differs.
+        """
+        if self._done:
+            raise CheckpointError("writer is already finished", file=self.prefix, key=name)
+        if dtype == "string" or (dtype is None and (strings := _as_string_elements(value))):
+            shape, elements = _as_string_elements(value) if dtype == "string" else strings
+            self._core.add_strings(name, shape, elements)
+            return
+        array = np.asarray(value)
+        if dtype is not None:
+            enum = enum_for_name(dtype)
+            from ._dtypes import numpy_dtypes
+
+            array = array.astype(numpy_dtypes()[enum], copy=False)
+        else:
+            enum = enum_for(array.dtype)
+        if not array.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
+            array = array.copy(order="C")
+        self._core.add_array(name, enum, array)
+
+    def add_copy(self, name: str, source: Any, source_name: str) -> None:
+        """Add `source_name` of an open V2 checkpoint `source` under `name`, copying its stored
+        bytes (and checksum) without decoding them."""
+        info = source._core.info(source_name)
+        self._core.add_copy(
+            name,
+            info["dtype_enum"],
+            list(info["shape"]),
+            info["data_path"],
+            info["offset"],
+            info["size"],
+            info["masked_crc32c"],
+        )
+
+    def finish(self) -> str:
+        """Write the index and move the files into place; returns the prefix."""
+        self._core.finish()
+        self._done = True
+        if self._update_state:
+            update_checkpoint_state(self.prefix)
+        return self.prefix
+
+    def abort(self) -> None:
+        """Discard everything written so far."""
+        self._core.abort()
+        self._done = True
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if self._done:
+            return
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()
+
+
+def save(
+    prefix: str | os.PathLike[str],
+    tensors: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    **options: Any,
+) -> str:
+    """Write `tensors` ({name: array}) as a V2 checkpoint at `prefix`; returns the prefix.
+
+    Options are those of `BundleWriter` (max_shard_bytes, overwrite, update_state, sync).
+    """
+    items = tensors.items() if isinstance(tensors, Mapping) else tensors
+    with BundleWriter(prefix, **options) as writer:
+        for name, value in items:
+            writer.add(name, value)
+    return writer.prefix
+
+
+def _text_proto_string(s: str) -> str:
+    out = []
+    for b in s.encode("utf-8", "surrogateescape"):
+        c = chr(b)
+        if c in '"\\':
+            out.append("\\" + c)
+        elif 32 <= b < 127:
+            out.append(c)
+        else:
+            out.append(f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def update_checkpoint_state(prefix: str | os.PathLike[str], latest_filename: str = "checkpoint") -> None:
+    """Record `prefix` as the newest checkpoint in its directory's state file (atomically),
+    keeping earlier entries; paths inside the directory are stored relative, as TF2 does."""
+    prefix = os.fspath(prefix)
+    directory = os.path.dirname(prefix) or "."
+    previous = read_checkpoint_state(directory, latest_filename) or []
+    entries = [p for p in previous[1:] if os.path.abspath(p) != os.path.abspath(prefix)]
+    entries.append(prefix)
+
+    def stored(p: str) -> str:
+        rel = os.path.relpath(p, directory)
+        return p if rel.startswith("..") else rel
+
+    lines = [f"model_checkpoint_path: {_text_proto_string(stored(prefix))}"]
+    lines += [f"all_model_checkpoint_paths: {_text_proto_string(stored(p))}" for p in entries]
+    path = os.path.join(directory, latest_filename)
+    temp = f"{path}.tempstate{os.getpid()}"
+    with open(temp, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(temp, path)
+
+
+Rename = Mapping[str, str] | Callable[[str], "str | None"]
+
+
+def _renamer(rename: Rename | None) -> Callable[[str], str | None]:
+    if rename is None:
+        return lambda name: name
+    if callable(rename):
+        return rename
+    # Exact names first, then the longest matching scope prefix ("old/" -> "new/").
+    exact = {k: v for k, v in rename.items() if not k.endswith("/")}
+    scopes = sorted(((k, v) for k, v in rename.items() if k.endswith("/")), key=lambda kv: -len(kv[0]))
+
+    def apply(name: str) -> str | None:
+        if name in exact:
+            return exact[name]
+        for old, new in scopes:
+            if name.startswith(old):
+                return new + name[len(old) :]
+        return name
+
+    return apply
+
+
+def rewrite(
+    src: Any,
+    dst: str | os.PathLike[str],
+    *,
+    select: Callable[[str], bool] | Iterable[str] | None = None,
+    rename: Rename | None = None,
+    cast: Mapping[str, str] | str | None = None,
+    transforms: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
+    keep_object_graph: bool = False,
+    overwrite: bool = False,
+    update_state: bool = False,
+    dry_run: bool = False,
+) -> dict[str, str]:
+    """Write a new checkpoint at `dst` from `src` (a path or an open Checkpoint).
+
+    Args:
+        select: the source names to keep: a predicate, or an iterable of names.
+        rename: {old: new} exact names and `"old_scope/": "new_scope/"` prefixes, or a function
+            returning the new name (None drops the tensor).
+        cast: a TF dtype name for every floating tensor ("bfloat16"), or {name: dtype}.
+        transforms: {source name: function(array) -> array} applied before writing.
+        keep_object_graph: TF2 checkpoints carry `_CHECKPOINTABLE_OBJECT_GRAPH`, whose node
+            keys would no longer match renamed tensors; it is dropped by default (TF then
+            restores by name, `tf.train.load_checkpoint` is unaffected). With True it is kept
+            only when no key was renamed or dropped.
+        dry_run: compute and return the plan without writing.
+
+    Tensors that are neither cast nor transformed are copied byte for byte from the source
+    shards (their checksums carried over) without being decoded. `dst` may not be the source
+    checkpoint unless `overwrite=True`. Returns {source name: destination name}.
+    """
+    from .reader import Checkpoint
+    from .reader import open as open_checkpoint
+
+    ckpt = src if isinstance(src, Checkpoint) else open_checkpoint(src)
+    dst = os.fspath(dst)
+    if os.path.abspath(dst) == os.path.abspath(ckpt.path) and not overwrite:
+        raise CheckpointError("refusing to rewrite a checkpoint onto itself", file=dst)
+    keep: Callable[[str], bool]
+    if select is None:
+        keep = lambda name: True  # noqa: E731
+    elif callable(select):
+        keep = select
+    else:
+        chosen = set(select)
+        keep = chosen.__contains__
+    new_name = _renamer(rename)
+    graph_key = "_CHECKPOINTABLE_OBJECT_GRAPH"
+    plan: dict[str, str] = {}
+    for name in ckpt:
+        if name == graph_key or not keep(name):
+            continue
+        target = new_name(name)
+        if target is not None:
+            plan[name] = target
+    if len(set(plan.values())) != len(plan):
+        seen: dict[str, str] = {}
+        for source, target in plan.items():
+            if target in seen:
+                raise CheckpointError(
+                    f"both {seen[target]!r} and {source!r} would be written as {target!r}",
+                    file=dst,
+                    key=target,
+                )
+            seen[target] = source
+    unchanged = all(k == v for k, v in plan.items()) and len(plan) == len(ckpt) - (graph_key in ckpt)
+    if keep_object_graph and graph_key in ckpt and unchanged:
+        plan[graph_key] = graph_key
+    if dry_run:
+        return plan
+    casts = _cast_table(cast, ckpt, plan)
+    transforms = dict(transforms or {})
+    with BundleWriter(dst, overwrite=overwrite, update_state=update_state) as writer:
+        for source, target in plan.items():
+            info = ckpt.info(source)
+            if (
+                ckpt.format == "V2"
+                and not info.sliced
+                and source not in casts
+                and source not in transforms
+                and info.dtype_name not in ("variant", "resource")
+            ):
+                writer.add_copy(target, ckpt, source)
+                continue
+            value = ckpt[source]
+            if source in transforms:
+                value = transforms[source](value)
+            writer.add(target, value, dtype=casts.get(source))
+    return plan
+
+
+def _cast_table(cast: Mapping[str, str] | str | None, ckpt: Any, plan: Mapping[str, str]) -> dict[str, str]:
+    if cast is None:
+        return {}
+    if isinstance(cast, str):
+        floating = re.compile(r"^(float(16|32|64)|bfloat16)$")
+        return {
+            name: cast
+            for name in plan
+            if floating.match(ckpt.info(name).dtype_name) and ckpt.info(name).dtype_name != cast
+        }
+    return {name: dtype for name, dtype in cast.items() if name in plan}
