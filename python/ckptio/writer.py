@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._dtypes import STRING_ENUM, enum_for, enum_for_name
+from ._dtypes import enum_for, enum_for_name
 from .errors import CheckpointError
 from .paths import read_checkpoint_state
 
@@ -176,7 +176,9 @@ def _text_proto_string(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def update_checkpoint_state(prefix: str | os.PathLike[str], latest_filename: str = "checkpoint") -> None:
+def update_checkpoint_state(
+    prefix: str | os.PathLike[str], latest_filename: str = "checkpoint"
+) -> None:
     """Record `prefix` as the newest checkpoint in its directory's state file (atomically),
     keeping earlier entries; paths inside the directory are stored relative, as TF2 does."""
     prefix = os.fspath(prefix)
@@ -208,7 +210,9 @@ def _renamer(rename: Rename | None) -> Callable[[str], str | None]:
         return rename
     # Exact names first, then the longest matching scope prefix ("old/" -> "new/").
     exact = {k: v for k, v in rename.items() if not k.endswith("/")}
-    scopes = sorted(((k, v) for k, v in rename.items() if k.endswith("/")), key=lambda kv: -len(kv[0]))
+    scopes = sorted(
+        ((k, v) for k, v in rename.items() if k.endswith("/")), key=lambda kv: -len(kv[0])
+    )
 
     def apply(name: str) -> str | None:
         if name in exact:
@@ -286,7 +290,9 @@ def rewrite(
                     key=target,
                 )
             seen[target] = source
-    unchanged = all(k == v for k, v in plan.items()) and len(plan) == len(ckpt) - (graph_key in ckpt)
+    unchanged = all(k == v for k, v in plan.items()) and len(plan) == len(ckpt) - (
+        graph_key in ckpt
+    )
     if keep_object_graph and graph_key in ckpt and unchanged:
         plan[graph_key] = graph_key
     if dry_run:
@@ -312,7 +318,9 @@ def rewrite(
     return plan
 
 
-def _cast_table(cast: Mapping[str, str] | str | None, ckpt: Any, plan: Mapping[str, str]) -> dict[str, str]:
+def _cast_table(
+    cast: Mapping[str, str] | str | None, ckpt: Any, plan: Mapping[str, str]
+) -> dict[str, str]:
     if cast is None:
         return {}
     if isinstance(cast, str):
