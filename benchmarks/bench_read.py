@@ -26,7 +26,9 @@ Then, each as the median of several repetitions, ckptio and ``tf.train.load_chec
 Warm rows run once untimed before the timed repetitions. Cold rows drop the checkpoint's pages
 before every repetition (fsync + ``posix_fadvise(DONTNEED)`` on each file, plus
 ``/proc/sys/vm/drop_caches`` when writable) and report how much of it was still resident.
-Targets apply to the warm rows.
+Repetitions of ckptio and TF alternate. Targets apply to the warm rows. The run ends with the
+share of CPU time other processes took meanwhile: on a shared machine that is the first thing
+to check when numbers look odd (``nice -n -20`` helps a little).
 """
 
 from __future__ import annotations
@@ -270,10 +272,11 @@ def run_timed(
     cold: bool = False,
     cache: PageCache | None = None,
     files: Sequence[str] = (),
+    warmup: bool = True,
 ) -> Timing:
     """Median-able timings of fn. Warm: one untimed run first. Cold: drop the cache each time."""
     t = Timing()
-    if not cold:
+    if warmup and not cold:
         fn()
     for _ in range(reps):
         if cold:
@@ -286,6 +289,29 @@ def run_timed(
         fn()
         t.times.append(time.perf_counter() - t0)
     return t
+
+
+def run_pair(
+    fn_a: Callable[[], Any],
+    fn_b: Callable[[], Any],
+    reps: int,
+    *,
+    cold: bool = False,
+    cache: PageCache | None = None,
+    files: Sequence[str] = (),
+) -> tuple[Timing, Timing]:
+    """run_timed for two contenders, repetitions interleaved (a, b, a, b, ...) so that a
+    change in background load hits both alike."""
+    a, b = Timing(), Timing()
+    if not cold:
+        fn_a()
+        fn_b()
+    for _ in range(reps):
+        for fn, t in ((fn_a, a), (fn_b, b)):
+            one = run_timed(fn, 1, cold=cold, cache=cache, files=files, warmup=False)
+            t.times += one.times
+            t.resident_before += one.resident_before
+    return a, b
 
 
 def read_files(files: Sequence[str]) -> None:
@@ -607,14 +633,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         tf_fn: Callable[[], Any],
         files: Sequence[str],
         n: int,
-        **kw: Any,
     ) -> tuple[Timing, Timing, Timing | None, Timing | None]:
         print(f"timing {label} ...", flush=True)
-        ck_w, tf_w = run_timed(ck_fn, n), run_timed(tf_fn, n)
+        ck_w, tf_w = run_pair(ck_fn, tf_fn, n)
         ck_c = tf_c = None
         if not args.no_cold:
-            ck_c = run_timed(ck_fn, cold_reps, cold=True, cache=cache, files=files)
-            tf_c = run_timed(tf_fn, cold_reps, cold=True, cache=cache, files=files)
+            ck_c, tf_c = run_pair(ck_fn, tf_fn, cold_reps, cold=True, cache=cache, files=files)
         return ck_w, tf_w, ck_c, tf_c
 
     rows.append(

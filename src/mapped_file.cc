@@ -46,12 +46,18 @@ Status MappedFile::Open(const std::string& path, std::shared_ptr<const MappedFil
     data = static_cast<const uint8_t*>(m);
   }
   ::close(fd);  // the mapping keeps the file alive
-  out->reset(new MappedFile(path, data, size));
+  out->reset(new MappedFile(path, data, size, /*owned=*/true));
   return Status::OK();
 }
 
+std::shared_ptr<const MappedFile> MappedFile::Borrow(std::string path, const uint8_t* data,
+                                                     uint64_t size) {
+  return std::shared_ptr<const MappedFile>(
+      new MappedFile(std::move(path), size ? data : nullptr, size, /*owned=*/false));
+}
+
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (owned_ && data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 void MappedFile::WillNeed(uint64_t offset, uint64_t n) const {

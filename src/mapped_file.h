@@ -13,6 +13,9 @@ class MappedFile {
  public:
   // On success store the mapping in *out. Empty files map to (nullptr, 0).
   static Status Open(const std::string& path, std::shared_ptr<const MappedFile>* out);
+  // View memory owned elsewhere as if it were a mapped file (fuzzing, tests).
+  static std::shared_ptr<const MappedFile> Borrow(std::string path, const uint8_t* data,
+                                                  uint64_t size);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -26,11 +29,12 @@ class MappedFile {
   void WillNeed(uint64_t offset, uint64_t n) const;
 
  private:
-  MappedFile(std::string path, const uint8_t* data, uint64_t size)
-      : path_(std::move(path)), data_(data), size_(size) {}
+  MappedFile(std::string path, const uint8_t* data, uint64_t size, bool owned)
+      : path_(std::move(path)), data_(data), size_(size), owned_(owned) {}
   std::string path_;
   const uint8_t* data_;
   uint64_t size_;
+  bool owned_;
 };
 
 }  // namespace ckptio

@@ -1,0 +1,953 @@
+"""Converting TensorFlow checkpoints to other formats, without TensorFlow.
+
+    import ckptio
+    ckptio.to_safetensors("train/model.ckpt-1000", "model.safetensors", verify=True)
+    ckptio.to_npz("train/", "model.npz", select=lambda name: name.startswith("encoder/"))
+    state = ckptio.to_torch("train/", layout="torch")        # {name: torch.Tensor}
+    model.load_state_dict(state)
+    ckptio.save_torch("train/", "model.pt")
+    ckptio.fill_onnx("model.onnx", "train/", "filled.onnx", name_map={"fc.weight": "fc/w"})
+
+Every converter streams the checkpoint tensor by tensor and takes the same options:
+
+* ``select``: the source names to convert, a predicate or an iterable of names;
+* ``rename``: ``{"old": "new", "old_scope/": "new_scope/"}`` or a function (None drops the
+  tensor), with the same rules as `ckptio.rewrite`;
+* ``cast``: a dtype name for every floating tensor (``"float32"``) or ``{source name: dtype}``;
+* ``transforms``: ``{source name: fn(array) -> array}`` or one ``fn(name, array) -> array``;
+* ``layout``: ``"torch"`` (or a layout object of `ckptio.transforms`) to rename and transpose
+  TF/Keras variables into PyTorch's conventions, after ``rename``;
+* ``unsupported``: what to do with tensors the format cannot hold (strings everywhere;
+  int4, complex128... depending on the format): ``"raise"`` (the default, before anything is
+  written) or ``"skip"`` (listed in the report's ``skipped``);
+* ``verify``: check the source checksums while reading, read the written file back and compare
+  every tensor bit for bit before moving the file into place;
+* ``progress``: ``fn(done, total, name)``, called after each tensor.
+
+Files are written under a temporary name and renamed into place once complete (and verified),
+so a failed conversion leaves nothing under the destination name. The TF2 object graph
+(``_CHECKPOINTABLE_OBJECT_GRAPH``, checkpoint metadata) is never converted.
+
+Each format's library is an optional dependency, imported only when that format is used:
+``pip install ckptio[safetensors]``, ``ckptio[torch]``, ``ckptio[onnx]``; ``.npz`` needs only
+numpy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from ._dtypes import enum_for_name, numpy_dtypes
+from .errors import CheckpointError, UnsupportedError
+from .reader import Checkpoint
+from .reader import open as open_checkpoint
+from .writer import _renamer
+
+__all__ = [
+    "FORMATS",
+    "ConversionReport",
+    "convert",
+    "fill_onnx",
+    "save_torch",
+    "to_npz",
+    "to_safetensors",
+    "to_torch",
+]
+
+OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+Source = Union[str, "os.PathLike[str]", Checkpoint]
+Select = Union[Callable[[str], bool], Iterable[str], None]
+Rename = Union[Mapping[str, str], Callable[[str], "str | None"], None]
+Cast = Union[str, Mapping[str, str], None]
+Transforms = Union[
+    Mapping[str, Callable[[np.ndarray], np.ndarray]], Callable[[str, np.ndarray], np.ndarray], None
+]
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion did.
+
+    Attributes:
+        path: the file written (None for in-memory conversions such as `to_torch`).
+        format: "safetensors", "npz", "pt" or "onnx".
+        written: {source name: name in the output}, in the order written.
+        skipped: {source name: why it was not converted}.
+        nbytes: bytes of tensor data written.
+        verified: True when the written file was read back and compared.
+    """
+
+    path: str | None
+    format: str
+    written: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    nbytes: int = 0
+    verified: bool = False
+
+
+# --------------------------------------------------------------------------- the shared pipeline
+
+
+@dataclass(frozen=True)
+class _Item:
+    source: str
+    target: str
+    cast: np.dtype | None
+    renamed: str  # after `rename`, before the layout's renaming: what layout rules look at
+
+
+@contextlib.contextmanager
+def _opened(src: Source) -> Iterator[Checkpoint]:
+    """The checkpoint `src` names; closed afterwards only if we opened it."""
+    if isinstance(src, Checkpoint):
+        yield src
+        return
+    with open_checkpoint(src) as ckpt:
+        yield ckpt
+
+
+def _layout(layout: Any) -> Any:
+    if layout is None or not isinstance(layout, str):
+        return layout
+    if layout != "torch":
+        raise ValueError(f"unknown layout {layout!r} (known: 'torch')")
+    # Imported here: the layout rules belong to the restore toolkit and are not always needed.
+    from .transforms import TorchLayout
+
+    return TorchLayout()
+
+
+def _keep(select: Select) -> Callable[[str], bool]:
+    if select is None:
+        return lambda name: True
+    if callable(select):
+        return select
+    chosen = set(select)
+    return chosen.__contains__
+
+
+def _cast_dtypes(cast: Cast, ckpt: Checkpoint, names: Iterable[str]) -> dict[str, np.dtype]:
+    """{source name: numpy dtype to cast to}: a single name casts every floating tensor."""
+    if cast is None:
+        return {}
+    table = numpy_dtypes()
+    if isinstance(cast, str):
+        floating = {"float16", "float32", "float64", "bfloat16"}
+        dtype_names = ckpt.dtype_names()
+        wanted = table[enum_for_name(cast)]
+        return {n: wanted for n in names if dtype_names[n] in floating and dtype_names[n] != cast}
+    chosen = set(names)
+    return {n: table[enum_for_name(d)] for n, d in cast.items() if n in chosen}
+
+
+def _plan(
+    ckpt: Checkpoint,
+    supports: Callable[[np.dtype], bool],
+    fmt: str,
+    *,
+    select: Select,
+    rename: Rename,
+    cast: Cast,
+    layout: Any,
+    unsupported: str,
+) -> tuple[list[_Item], dict[str, str]]:
+    """Which tensors go where, and which are skipped (raising for unsupported ones unless
+    `unsupported="skip"`), decided from the index before any data is read."""
+    if unsupported not in ("raise", "skip"):
+        raise ValueError(f"unsupported must be 'raise' or 'skip', not {unsupported!r}")
+    keep, new_name = _keep(select), _renamer(rename)
+    dtypes = ckpt.dtypes()
+    skipped: dict[str, str] = {}
+    chosen: dict[str, str] = {}
+    for name in ckpt:
+        if name == OBJECT_GRAPH:
+            skipped[name] = "TF2 object graph (checkpoint metadata, not a tensor)"
+            continue
+        if not keep(name):
+            continue
+        target = new_name(name)
+        if target is None:
+            continue
+        chosen[name] = target
+    casts = _cast_dtypes(cast, ckpt, chosen)
+    items, refused = [], {}
+    for name, renamed in chosen.items():
+        dtype = casts.get(name, dtypes[name])
+        if isinstance(dtype, str):  # "string", "variant", "resource"
+            refused[name] = f"{dtype} tensors cannot be stored in {fmt}"
+        elif not supports(dtype):
+            refused[name] = f"dtype {dtype.name} cannot be stored in {fmt}"
+        else:
+            target = layout.rename(renamed) if layout is not None else renamed
+            items.append(_Item(name, target, casts.get(name), renamed))
+    if refused and unsupported == "raise":
+        first = next(iter(refused))
+        listed = ", ".join(f"{n!r} ({why.split(' cannot')[0]})" for n, why in refused.items())
+        raise UnsupportedError(
+            f"{len(refused)} tensor(s) cannot be stored in {fmt}: {listed}; select them out "
+            "or pass unsupported='skip' (--skip-unsupported) to leave them out",
+            file=ckpt.path,
+            key=first,
+        )
+    skipped.update(refused)
+    seen: dict[str, str] = {}
+    for item in items:
+        if item.target in seen:
+            raise CheckpointError(
+                f"both {seen[item.target]!r} and {item.source!r} would be written as "
+                f"{item.target!r}",
+                file=ckpt.path,
+                key=item.target,
+            )
+        seen[item.target] = item.source
+    return items, skipped
+
+
+def _apply(transforms: Transforms, name: str, value: np.ndarray) -> np.ndarray:
+    if transforms is None:
+        return value
+    if callable(transforms):
+        return np.asarray(transforms(name, value))
+    fn = transforms.get(name)
+    return value if fn is None else np.asarray(fn(value))
+
+
+def _stream(
+    ckpt: Checkpoint,
+    items: list[_Item],
+    *,
+    transforms: Transforms,
+    layout: Any,
+    verify: bool,
+    progress: Progress | None,
+) -> Iterator[tuple[_Item, np.ndarray]]:
+    """(item, array) for each planned tensor: read (zero-copy where possible), transformed,
+    laid out and cast, one at a time."""
+    for done, item in enumerate(items, 1):
+        value = ckpt.get_tensor(item.source, verify=verify)
+        value = _apply(transforms, item.source, value)
+        if layout is not None:
+            for step in layout.transforms(item.renamed, value.shape):
+                value = step.apply(value)
+        if item.cast is not None:
+            value = value.astype(item.cast)
+        yield item, value
+        if progress is not None:
+            progress(done, len(items), item.source)
+
+
+def _contiguous(value: np.ndarray) -> np.ndarray:
+    # (np.ascontiguousarray turns 0-d arrays into 1-d ones on older numpy.)
+    return value if value.flags.c_contiguous else value.copy(order="C")
+
+
+def _bits(value: np.ndarray) -> np.ndarray:
+    """The bytes of an array as a flat uint8 array (a view when it is contiguous)."""
+    return _contiguous(value).reshape(-1).view(np.uint8)
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray, chunk: int = 1 << 24) -> bool:
+    """Whether two flat uint8 arrays are equal, compared in chunks to bound temporaries."""
+    if a.size != b.size:
+        return False
+    return all(np.array_equal(a[i : i + chunk], b[i : i + chunk]) for i in range(0, a.size, chunk))
+
+
+def _digest(value: np.ndarray) -> bytes:
+    import hashlib  # (here and below: `import ckptio` stays light; most uses never convert)
+
+    return hashlib.blake2b(_bits(value), digest_size=16).digest()
+
+
+def _require(module: str, extra: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"this conversion needs the {module.split('.')[0]!r} package: "
+            f"pip install 'ckptio[{extra}]' ({exc})"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _into_place(path: str | os.PathLike[str], overwrite: bool) -> Iterator[str]:
+    """A temporary name next to `path`, renamed to `path` when the block succeeds."""
+    path = os.fspath(path)
+    if not overwrite and os.path.exists(path):
+        raise CheckpointError("file exists (pass overwrite=True to replace it)", file=path)
+    temp = f"{path}.tempstate{os.getpid()}"
+    try:
+        yield temp
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def _verify_failed(path: str, name: str | None, what: str) -> CheckpointError:
+    return CheckpointError(f"verification failed: {what} differs from the source", path, name)
+
+
+# --------------------------------------------------------------------------- safetensors
+
+# numpy (ml_dtypes) dtype name -> safetensors dtype code, for the verification read-back.
+_SAFETENSORS_CODES = {
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "uint16": "U16",
+    "int16": "I16",
+    "uint32": "U32",
+    "int32": "I32",
+    "uint64": "U64",
+    "int64": "I64",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "float32": "F32",
+    "float64": "F64",
+    "complex64": "C64",
+    "float8_e4m3fn": "F8_E4M3",
+    "float8_e5m2": "F8_E5M2",
+    "float8_e4m3fnuz": "F8_E4M3FNUZ",
+    "float8_e5m2fnuz": "F8_E5M2FNUZ",
+}
+_SAFETENSORS_ACCEPTS: dict[np.dtype, bool] = {}
+
+
+def _safetensors_supports(dtype: np.dtype) -> bool:
+    """Whether the installed safetensors writes `dtype` (asked once per dtype: newer releases
+    accept more, e.g. complex64 and the float8 "fnuz" variants)."""
+    if dtype not in _SAFETENSORS_ACCEPTS:
+        from safetensors.numpy import save
+
+        try:
+            save({"probe": np.zeros((0,), dtype)})
+            _SAFETENSORS_ACCEPTS[dtype] = True
+        except Exception:  # the library raises its own SafetensorError (or TypeError)
+            _SAFETENSORS_ACCEPTS[dtype] = False
+    return _SAFETENSORS_ACCEPTS[dtype]
+
+
+def to_safetensors(
+    src: Source,
+    path: str | os.PathLike[str],
+    *,
+    select: Select = None,
+    rename: Rename = None,
+    cast: Cast = None,
+    transforms: Transforms = None,
+    layout: Any = None,
+    unsupported: str = "raise",
+    metadata: Mapping[str, str] | None = None,
+    verify: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ConversionReport:
+    """Write the checkpoint `src` as a safetensors file at `path`.
+
+    Written by the ``safetensors`` package (``safetensors.numpy.save_file``), which stores
+    bfloat16 and float8 (``F8_E4M3``, ``F8_E5M2``) natively from ml_dtypes arrays; tensors
+    are passed to it as zero-copy views of the mapped checkpoint (safetensors >= 0.8 writes
+    straight from them; older releases copy each into memory first), so only tensors that must
+    be materialized (partitioned, cast or transformed ones) are held in memory until the file
+    is written. `metadata` goes to the header's ``__metadata__`` (Hugging Face loaders want
+    ``{"format": "pt"}``). With `verify`, the file is read back (header and raw bytes, parsed
+    here so that every dtype is covered) and compared with what was written. Options: see the
+    module documentation.
+    """
+    save_file = _require("safetensors.numpy", "safetensors").save_file
+    layout = _layout(layout)
+    with _opened(src) as ckpt:
+        items, skipped = _plan(
+            ckpt,
+            _safetensors_supports,
+            "safetensors",
+            select=select,
+            rename=rename,
+            cast=cast,
+            layout=layout,
+            unsupported=unsupported,
+        )
+        report = ConversionReport(os.fspath(path), "safetensors", skipped=skipped)
+        tensors: dict[str, np.ndarray] = {}
+        for item, value in _stream(
+            ckpt, items, transforms=transforms, layout=layout, verify=verify, progress=progress
+        ):
+            tensors[item.target] = _contiguous(value)
+            report.written[item.source] = item.target
+            report.nbytes += value.nbytes
+        with _into_place(path, overwrite) as temp:
+            save_file(tensors, temp, metadata=dict(metadata) if metadata else None)
+            if verify:
+                _verify_safetensors(temp, tensors, report.path)
+                report.verified = True
+    return report
+
+
+def _verify_safetensors(path: str, tensors: Mapping[str, np.ndarray], shown: str | None) -> None:
+    import json
+    import mmap
+    import struct
+
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+        start = 8 + length
+        if set(header) - {"__metadata__"} != set(tensors):
+            raise _verify_failed(shown or path, None, "the set of tensor names")
+        if not tensors:
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            for name, value in tensors.items():
+                entry = header[name]
+                code = _SAFETENSORS_CODES.get(value.dtype.name, entry["dtype"])
+                if entry["dtype"] != code or tuple(entry["shape"]) != value.shape:
+                    raise _verify_failed(shown or path, name, "dtype or shape")
+                begin, end = entry["data_offsets"]
+                stored = np.frombuffer(mapped, np.uint8, end - begin, start + begin)
+                same = _same_bits(stored, _bits(value))
+                del stored  # release the buffer before the mapping closes
+                if not same:
+                    raise _verify_failed(shown or path, name, "the stored bytes")
+
+
+# --------------------------------------------------------------------------- npz
+
+
+def to_npz(
+    src: Source,
+    path: str | os.PathLike[str],
+    *,
+    select: Select = None,
+    rename: Rename = None,
+    cast: Cast = None,
+    transforms: Transforms = None,
+    layout: Any = None,
+    unsupported: str = "raise",
+    compress: bool = False,
+    verify: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ConversionReport:
+    """Write the checkpoint `src` as a numpy ``.npz`` archive at `path` (`np.load` reads it).
+
+    Each tensor is written straight into the zip archive as ``<name>.npy`` (what `np.savez`
+    does), one at a time. Dtypes numpy lacks (bfloat16, float8, int4, from ml_dtypes) are
+    stored as `np.save` stores them, raw bits of a void dtype (``|V2`` for bfloat16): read them
+    with ``.view(ml_dtypes.bfloat16)``, or pass ``cast="float32"``. `compress` deflates the
+    members (`np.savez_compressed`). Options: see the module documentation.
+    """
+    import zipfile
+
+    layout = _layout(layout)
+    with _opened(src) as ckpt:
+        items, skipped = _plan(
+            ckpt,
+            lambda dtype: dtype != np.dtype(object),
+            "npz",
+            select=select,
+            rename=rename,
+            cast=cast,
+            layout=layout,
+            unsupported=unsupported,
+        )
+        report = ConversionReport(os.fspath(path), "npz", skipped=skipped)
+        written: dict[str, tuple[np.dtype, tuple[int, ...], bytes]] = {}
+        mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        with _into_place(path, overwrite) as temp:
+            with zipfile.ZipFile(temp, "w", compression=mode, allowZip64=True) as archive:
+                stream = _stream(
+                    ckpt,
+                    items,
+                    transforms=transforms,
+                    layout=layout,
+                    verify=verify,
+                    progress=progress,
+                )
+                for item, value in stream:
+                    # force_zip64: the member size is not known before it is written.
+                    with archive.open(item.target + ".npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, _npy_storable(value), allow_pickle=False)
+                    if verify:
+                        written[item.target] = (value.dtype, value.shape, _digest(value))
+                    report.written[item.source] = item.target
+                    report.nbytes += value.nbytes
+            if verify:
+                _verify_npz(temp, written, report.path)
+                report.verified = True
+    return report
+
+
+def _npy_storable(value: np.ndarray) -> np.ndarray:
+    """`value`, or a view of its raw bits as a void dtype when the .npy header cannot describe
+    its dtype (ml_dtypes: bfloat16 would be written as "<V2" anyway, but float8 as "<f1",
+    which `np.load` rejects)."""
+    try:
+        descr = np.lib.format.dtype_to_descr(value.dtype)
+        if np.lib.format.descr_to_dtype(descr) == value.dtype:
+            return value
+    except (TypeError, ValueError):
+        pass
+    return _contiguous(value).view(np.dtype(f"V{value.dtype.itemsize}"))
+
+
+def _verify_npz(path: str, written: Mapping[str, Any], shown: str | None) -> None:
+    with np.load(path, allow_pickle=False) as archive:
+        if set(archive.files) != set(written):
+            raise _verify_failed(shown or path, None, "the set of tensor names")
+        for name, (dtype, shape, digest) in written.items():
+            stored = archive[name]
+            # numpy has no bfloat16/float8: those come back as raw bits of a void dtype.
+            same_type = stored.dtype == dtype or (
+                stored.dtype.kind == "V" and stored.dtype.itemsize == dtype.itemsize
+            )
+            if not same_type or stored.shape != shape:
+                raise _verify_failed(shown or path, name, "dtype or shape")
+            if _digest(stored) != digest:
+                raise _verify_failed(shown or path, name, "the stored bytes")
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+# Dtypes torch.from_numpy does not take: (numpy dtype of the same width, torch dtype name).
+_TORCH_VIA = {
+    "bfloat16": ("int16", "bfloat16"),
+    "float8_e4m3fn": ("uint8", "float8_e4m3fn"),
+    "float8_e5m2": ("uint8", "float8_e5m2"),
+    "float8_e4m3fnuz": ("uint8", "float8_e4m3fnuz"),
+    "float8_e5m2fnuz": ("uint8", "float8_e5m2fnuz"),
+}
+_TORCH_NATIVE = frozenset(
+    "bool uint8 int8 int16 int32 int64 uint16 uint32 uint64 float16 float32 float64 "
+    "complex64 complex128".split()
+)
+
+
+def _torch_supports(torch: Any, dtype: np.dtype) -> bool:
+    name = dtype.name
+    if name in _TORCH_VIA:
+        return hasattr(torch, _TORCH_VIA[name][1])
+    return name in _TORCH_NATIVE and hasattr(torch, name)  # uint16/32/64: torch >= 2.3
+
+
+def _tensor(torch: Any, value: np.ndarray, copy: bool) -> Any:
+    """A torch tensor sharing `value`'s memory, or a copy when asked or when torch cannot
+    share it (negative strides after a reversal, misaligned data)."""
+    if copy or not value.flags.aligned or any(s < 0 for s in value.strides):
+        value = np.array(value, order="C", copy=True)
+    via = _TORCH_VIA.get(value.dtype.name)
+    if via is not None:
+        value = value.view(np.dtype(via[0]))
+    import warnings
+
+    with warnings.catch_warnings():
+        # Shared tensors are documented as read-only; torch's warning about it would only
+        # repeat that, once per tensor.
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        tensor = torch.from_numpy(value)
+    return tensor.view(getattr(torch, via[1])) if via is not None else tensor
+
+
+def _torch_state_dict(
+    src: Source,
+    *,
+    select: Select,
+    rename: Rename,
+    cast: Cast,
+    transforms: Transforms,
+    layout: Any,
+    unsupported: str,
+    copy: bool,
+    verify: bool,
+    progress: Progress | None,
+    path: str | None,
+) -> tuple[dict[str, Any], ConversionReport]:
+    torch = _require("torch", "torch")
+    layout = _layout(layout)
+    with _opened(src) as ckpt:
+        items, skipped = _plan(
+            ckpt,
+            lambda dtype: _torch_supports(torch, dtype),
+            "PyTorch",
+            select=select,
+            rename=rename,
+            cast=cast,
+            layout=layout,
+            unsupported=unsupported,
+        )
+        report = ConversionReport(path, "pt", skipped=skipped)
+        state: dict[str, Any] = {}
+        for item, value in _stream(
+            ckpt, items, transforms=transforms, layout=layout, verify=verify, progress=progress
+        ):
+            state[item.target] = _tensor(torch, value, copy)
+            report.written[item.source] = item.target
+            report.nbytes += value.nbytes
+    return state, report
+
+
+def to_torch(
+    src: Source,
+    *,
+    select: Select = None,
+    rename: Rename = None,
+    cast: Cast = None,
+    transforms: Transforms = None,
+    layout: Any = None,
+    unsupported: str = "raise",
+    copy: bool = False,
+    verify: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The checkpoint `src` as a PyTorch state dict ``{name: torch.Tensor}``.
+
+    By default the tensors share memory with ckptio's zero-copy views of the checkpoint, whose
+    pages are mapped read-only: treat them as read-only. ``model.load_state_dict(state)``
+    copies them into the module's parameters, and `torch.save` reads them; writing into one in
+    place (``t.add_(1)``, an optimizer step on it) would fault. Pass ``copy=True`` for
+    writable tensors of your own. Tensors torch cannot share (reversed strides, misaligned
+    data) are copied. bfloat16 and float8 become torch's own dtypes. `verify` checks the
+    source checksums. Options: see the module documentation; with ``unsupported="skip"``
+    the tensors left out are simply absent (`save_torch` reports them).
+    """
+    state, _ = _torch_state_dict(
+        src,
+        select=select,
+        rename=rename,
+        cast=cast,
+        transforms=transforms,
+        layout=layout,
+        unsupported=unsupported,
+        copy=copy,
+        verify=verify,
+        progress=progress,
+        path=None,
+    )
+    return state
+
+
+def save_torch(
+    src: Source,
+    path: str | os.PathLike[str],
+    *,
+    select: Select = None,
+    rename: Rename = None,
+    cast: Cast = None,
+    transforms: Transforms = None,
+    layout: Any = None,
+    unsupported: str = "raise",
+    verify: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ConversionReport:
+    """Write the checkpoint `src` as a PyTorch file (``torch.save`` of the `to_torch` state
+    dict) at `path`; load it with ``torch.load(path, weights_only=True)``.
+
+    With `verify`, the file is loaded back (memory-mapped) and every tensor's dtype, shape and
+    bytes compared with the source. Options: see the module documentation.
+    """
+    torch = _require("torch", "torch")
+    state, report = _torch_state_dict(
+        src,
+        select=select,
+        rename=rename,
+        cast=cast,
+        transforms=transforms,
+        layout=layout,
+        unsupported=unsupported,
+        copy=False,
+        verify=verify,
+        progress=progress,
+        path=os.fspath(path),
+    )
+    with _into_place(path, overwrite) as temp:
+        torch.save(state, temp)
+        if verify:
+            loaded = torch.load(temp, map_location="cpu", weights_only=True, mmap=True)
+            if set(loaded) != set(state):
+                raise _verify_failed(report.path, None, "the set of tensor names")
+            for name, tensor in state.items():
+                back = loaded[name]
+                if back.dtype != tensor.dtype or tuple(back.shape) != tuple(tensor.shape):
+                    raise _verify_failed(report.path, name, "dtype or shape")
+                if not _same_bits(_torch_bits(torch, back), _torch_bits(torch, tensor)):
+                    raise _verify_failed(report.path, name, "the stored bytes")
+            del loaded
+            report.verified = True
+    return report
+
+
+def _torch_bits(torch: Any, tensor: Any) -> np.ndarray:
+    """A tensor's bytes as a flat uint8 numpy array (via a same-width integer view for the
+    dtypes numpy lacks)."""
+    tensor = tensor.contiguous()
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.view(torch.int16)
+    elif tensor.dtype.is_floating_point and tensor.dtype.itemsize == 1:
+        tensor = tensor.view(torch.uint8)  # the float8 family
+    return _bits(tensor.numpy())
+
+
+# --------------------------------------------------------------------------- ONNX
+
+_ONNX_AUTO_EXTERNAL = 1 << 30  # a protobuf message cannot exceed 2 GiB; stay well below it
+_ALIGN_THRESHOLD, _ALIGNMENT = 1 << 20, 1 << 16  # as onnx's own external-data writer aligns
+
+
+def fill_onnx(
+    model: Any,
+    src: Source,
+    path: str | os.PathLike[str],
+    *,
+    name_map: Mapping[str, str] | Callable[[str], str | None] | None = None,
+    transforms: Transforms = None,
+    cast: bool = False,
+    strict: bool = True,
+    external_data: bool | None = None,
+    location: str | None = None,
+    size_threshold: int = 1024,
+    verify: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> ConversionReport:
+    """Fill the initializers of an existing ONNX model with tensors of the checkpoint `src`
+    and save the model at `path` (with the ``onnx`` package).
+
+    Args:
+        model: the ONNX model, a path or an ``onnx.ModelProto`` (not modified).
+        name_map: {ONNX initializer name: checkpoint name}, or a function returning the
+            checkpoint name (or None); by default, initializers named like a checkpoint tensor.
+            Initializers it does not map (shape constants, ...) keep the model's values and are
+            listed in `report.skipped` under their ONNX name. `report.written` maps checkpoint
+            names to initializer names.
+        transforms: keyed by checkpoint name (or one ``fn(name, array)``): ONNX layouts often
+            differ from TF's (a ``Gemm`` weight is ``[out, in]`` with ``transB=1``).
+        cast: convert values whose dtype differs from the initializer's (otherwise an error).
+        strict: raise when `name_map` names a tensor the checkpoint does not have (otherwise
+            that initializer keeps the model's value too).
+        external_data: store tensors of at least `size_threshold` bytes in a separate file
+            (`location`, default ``<file name>.data`` next to `path`), written tensor by tensor;
+            None decides by size (needed past protobuf's 2 GiB limit).
+        verify: check the source checksums, then load the saved model (with its external data),
+            run ``onnx.checker`` on it and compare every filled initializer bit for bit.
+
+    Each initializer's shape must equal the tensor's (after `transforms`).
+    """
+    onnx = _require("onnx", "onnx")
+    from onnx import external_data_helper, numpy_helper
+
+    base_dir = None
+    if isinstance(model, (str, os.PathLike)):
+        base_dir = os.path.dirname(os.fspath(model))
+        model = onnx.load(os.fspath(model), load_external_data=False)
+    else:
+        copied = onnx.ModelProto()
+        copied.CopyFrom(model)
+        model = copied
+    path = os.fspath(path)
+    mapping = _onnx_names(name_map)
+    initializers = list(model.graph.initializer)
+    report = ConversionReport(path, "onnx")
+    with _opened(src) as ckpt:
+        plan = []
+        for init in initializers:
+            source = mapping(init.name, ckpt)
+            if source is not None and source not in ckpt:
+                if strict:
+                    raise CheckpointError(
+                        f"no such tensor for ONNX initializer {init.name!r}", ckpt.path, source
+                    )
+                report.skipped[init.name] = f"kept the model's value (no tensor {source!r})"
+            elif source is None:
+                report.skipped[init.name] = "kept the model's value (not mapped)"
+            else:
+                plan.append((init, source))
+        if external_data is None:
+            external_data = sum(ckpt.info(s).nbytes for _, s in plan) > _ONNX_AUTO_EXTERNAL
+        location = location or os.path.basename(path) + ".data"
+        # Initializers left as they were must not point at the old model's data file.
+        for init in initializers:
+            if init.name in report.skipped and base_dir is not None:
+                if external_data_helper.uses_external_data(init):
+                    external_data_helper.load_external_data_for_tensor(init, base_dir)
+        data_path = os.path.join(os.path.dirname(path), location) if external_data else None
+        digests: dict[str, bytes] = {}
+        # (Nested rather than parenthesized: Python 3.9 has no parenthesized context managers.)
+        with _into_place(path, overwrite) as model_temp:
+            with _external_file(data_path, overwrite) as data:
+                for done, (init, source) in enumerate(plan, 1):
+                    value = ckpt.get_tensor(source, verify=verify)
+                    value = _onnx_value(init, _apply(transforms, source, value), cast)
+                    if isinstance(value, str):
+                        raise CheckpointError(value, ckpt.path, source)
+                    filled = numpy_helper.from_array(value, init.name)
+                    if data is not None and len(filled.raw_data) >= size_threshold:
+                        _move_to_external(filled, data, location)
+                    init.CopyFrom(filled)
+                    if verify:
+                        digests[init.name] = _digest(value)
+                    report.written[source] = init.name
+                    report.nbytes += value.nbytes
+                    if progress is not None:
+                        progress(done, len(plan), source)
+                onnx.save_model(model, model_temp)
+                if data is not None:
+                    data.commit()  # the data file goes into place first, the model last
+                if verify:
+                    _verify_onnx(onnx, model_temp, digests, path)
+                    report.verified = True
+    return report
+
+
+def _onnx_value(init: Any, value: np.ndarray, cast: bool) -> np.ndarray | str:
+    """`value` checked against (and with `cast`, converted to) the initializer's dtype and
+    shape; an error message instead when it does not fit."""
+    from onnx import helper
+
+    want = np.dtype(helper.tensor_dtype_to_np_dtype(init.data_type))
+    if value.dtype != want:
+        if not cast:
+            return (
+                f"dtype {value.dtype.name} differs from ONNX initializer {init.name!r} "
+                f"({want.name}); pass cast=True to convert"
+            )
+        value = value.astype(want)
+    if value.shape != tuple(init.dims):
+        return (
+            f"shape {list(value.shape)} differs from ONNX initializer {init.name!r} "
+            f"{list(init.dims)} (a layout transform may be needed)"
+        )
+    return _contiguous(value)
+
+
+class _ExternalFile:
+    """The external data file being written: appended to under a temporary name, moved into
+    place by `commit`, removed if anything fails before the model itself is in place."""
+
+    def __init__(self, path: str, overwrite: bool) -> None:
+        if not overwrite and os.path.exists(path):
+            raise CheckpointError("file exists (pass overwrite=True to replace it)", file=path)
+        self.path = path
+        self.temp = f"{path}.tempstate{os.getpid()}"
+        self.file = open(self.temp, "wb")  # closed by commit() or abort()
+        self.committed = False
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def seek(self, offset: int) -> None:
+        self.file.seek(offset)
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self) -> None:
+        self.file.close()
+        os.replace(self.temp, self.path)
+        self.committed = True
+
+    def abort(self) -> None:
+        self.file.close()
+        for leftover in (self.temp, self.path if self.committed else None):
+            if leftover and os.path.exists(leftover):
+                os.remove(leftover)
+
+
+@contextlib.contextmanager
+def _external_file(path: str | None, overwrite: bool) -> Iterator[_ExternalFile | None]:
+    if path is None:
+        yield None
+        return
+    data = _ExternalFile(path, overwrite)
+    try:
+        yield data
+    except BaseException:
+        data.abort()
+        raise
+    if not data.committed:
+        data.commit()
+
+
+def _onnx_names(
+    name_map: Mapping[str, str] | Callable[[str], str | None] | None,
+) -> Callable[[str, Checkpoint], str | None]:
+    """(initializer name, checkpoint) -> the checkpoint name to fill it from, or None."""
+    if name_map is None:  # same names; other initializers (shape constants...) are kept
+        return lambda name, ckpt: name if name in ckpt else None
+    if callable(name_map):
+        return lambda name, ckpt: name_map(name)
+    return lambda name, ckpt: name_map.get(name)
+
+
+def _move_to_external(tensor: Any, data: Any, location: str) -> None:
+    """Append a tensor's raw bytes to the external data file and point the tensor at them."""
+    from onnx import TensorProto
+
+    raw = tensor.raw_data
+    offset = data.tell()
+    if len(raw) >= _ALIGN_THRESHOLD and offset % _ALIGNMENT:
+        # Aligned so that runtimes can map large tensors straight from the file.
+        offset += _ALIGNMENT - offset % _ALIGNMENT
+        data.seek(offset)
+    data.write(raw)
+    del tensor.external_data[:]
+    for key, value in (("location", location), ("offset", offset), ("length", len(raw))):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, str(value)
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.ClearField("raw_data")
+
+
+def _verify_onnx(onnx: Any, model_path: str, digests: Mapping[str, bytes], shown: str) -> None:
+    """Check the saved model (by path, so its external data file is found next to it) and
+    compare its filled initializers, loading one tensor's data at a time."""
+    from onnx import external_data_helper, numpy_helper
+
+    onnx.checker.check_model(model_path)
+    model = onnx.load(model_path, load_external_data=False)
+    base_dir = os.path.dirname(model_path)
+    for tensor in model.graph.initializer:
+        if tensor.name not in digests:
+            continue
+        if external_data_helper.uses_external_data(tensor):
+            external_data_helper.load_external_data_for_tensor(tensor, base_dir)
+        if _digest(numpy_helper.to_array(tensor)) != digests[tensor.name]:
+            raise _verify_failed(shown, tensor.name, "the stored bytes")
+        tensor.ClearField("raw_data")
+
+
+# --------------------------------------------------------------------------- by format name
+
+FORMATS: dict[str, Callable[..., ConversionReport]] = {
+    "safetensors": to_safetensors,
+    "npz": to_npz,
+    "pt": save_torch,
+}
+"""The file formats `convert` writes, by name."""
+
+_SUFFIXES = {".safetensors": "safetensors", ".npz": "npz", ".pt": "pt", ".pth": "pt"}
+
+
+def convert(
+    src: Source, path: str | os.PathLike[str], to: str | None = None, **options: Any
+) -> ConversionReport:
+    """Convert `src` into the file `path`, in format `to` ("safetensors", "npz" or "pt"; by
+    default from the file name's suffix). `options` are those of the format's function."""
+    if to is None:
+        to = _SUFFIXES.get(os.path.splitext(os.fspath(path))[1].lower())
+        if to is None:
+            known = ", ".join(sorted(FORMATS))
+            raise ValueError(f"cannot tell the format from {os.fspath(path)!r}: pass to= ({known})")
+    if to not in FORMATS:
+        raise ValueError(f"unknown format {to!r} (known: {', '.join(sorted(FORMATS))})")
+    return FORMATS[to](src, path, **options)
