@@ -12,9 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 import ckptio
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REAL = HERE.parents[1] / "shared" / "fixtures" / "real"
