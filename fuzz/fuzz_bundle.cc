@@ -23,15 +23,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const TensorRecord& r : reader->records()) {
     (void)reader->Verify(r);
     if (r.partitioned()) continue;
-    std::shared_ptr<const MappedFile> file;
-    const uint8_t* bytes = nullptr;
-    if (!reader->Data(r, &file, &bytes).ok()) continue;
+    ByteRange bytes;
+    if (!reader->Data(r, &bytes).ok()) continue;
     if (r.type.storage == Storage::kString) {
       std::vector<std::string_view> elements;
-      (void)reader->DecodeStrings(r, bytes, &elements);
+      (void)reader->DecodeStrings(r, bytes.data, &elements);
     } else if (r.type.storage == Storage::kFixed) {
       std::vector<uint8_t> copy(r.entry.size);
-      (void)reader->CopyTo(r, copy.data(), true);
+      (void)reader->CopyTo(r, bytes.data, copy.data(), true);
     }
   }
   return 0;

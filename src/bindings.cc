@@ -76,6 +76,24 @@ py::dtype NumpyDtype(int64_t code, const DataTypeInfo& type, const std::string& 
 
 std::vector<py::ssize_t> Shape(const std::vector<int64_t>& dims) { return {dims.begin(), dims.end()}; }
 
+// numpy cannot hold every shape a checkpoint can: TF allows 254 dimensions (numpy 64, or 32
+// before numpy 2), and the other dimensions of an empty tensor may multiply past what numpy can
+// address. Such tensors are listed, but reading one is NotSupported naming its file and key
+// (numpy's ValueError would name neither).
+template <typename Make>
+py::array NumpyArray(const std::string& file, const std::string& key, Make make) {
+  try {
+    return make();
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_ValueError)) throw;
+    Check(Status::NotSupported(std::string("numpy cannot hold this tensor's shape (") + e.what() +
+                               ")")
+              .WithFile(file)
+              .WithKey(key));
+  }
+  return py::array();  // not reached: Check threw
+}
+
 // An object array of bytes, read-only like every array ckptio returns.
 template <typename Strings>
 py::array BytesArray(const Strings& elements, const std::vector<int64_t>& dims) {
@@ -180,26 +198,30 @@ class PyBundleReader {
       Check(Status::InvalidArgument("partitioned tensor: read it through its slices")
                 .WithKey(r.key));
     }
+    ByteRange bytes;
+    Check(reader->Data(r, &bytes));  // first: its errors name the files (unreadable dtypes too)
     py::dtype dtype = NumpyDtype(r.entry.dtype, r.type, r.key);
-    std::shared_ptr<const MappedFile> file;
-    const uint8_t* data = nullptr;
-    Check(reader->Data(r, &file, &data));
     if (copy || r.entry.size == 0) {
-      py::array out(dtype, Shape(r.entry.shape.dims));
+      py::array out = NumpyArray(reader->index_path(), r.key,
+                                 [&] { return py::array(dtype, Shape(r.entry.shape.dims)); });
       auto* dst = static_cast<uint8_t*>(out.mutable_data());
       Status s;
       {
         py::gil_scoped_release release;
-        s = reader->CopyTo(r, dst, verify);
+        s = reader->CopyTo(r, bytes.data, dst, verify);
       }
       Check(s);
       if (!copy) MakeReadOnly(out);
       return out;
     }
     if (verify) Verify(name);
-    auto* keep = new std::shared_ptr<const MappedFile>(std::move(file));
-    py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const MappedFile>*>(p); });
-    py::array view(dtype, Shape(r.entry.shape.dims), std::vector<py::ssize_t>{}, data, base);
+    // The view's base owns a reference to the bytes' storage (the mapping or a fetched buffer).
+    auto* keep = new std::shared_ptr<const void>(std::move(bytes.owner));
+    py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
+    py::array view = NumpyArray(reader->index_path(), r.key, [&] {
+      return py::array(dtype, Shape(r.entry.shape.dims), std::vector<py::ssize_t>{}, bytes.data,
+                       base);
+    });
     MakeReadOnly(view);
     return view;
   }
@@ -260,13 +282,13 @@ class PyBundleReader {
     if (r.partitioned()) {
       Check(Status::InvalidArgument("partitioned tensor: read it through its slices").WithKey(r.key));
     }
-    std::shared_ptr<const MappedFile> file;
-    const uint8_t* data = nullptr;
-    Check(reader.Data(r, &file, &data));
+    ByteRange bytes;
+    Check(reader.Data(r, &bytes));
     if (verify) Check(reader.Verify(r));
     std::vector<std::string_view> elements;
-    Check(reader.DecodeStrings(r, data, &elements));
-    return BytesArray(elements, r.entry.shape.dims);
+    Check(reader.DecodeStrings(r, bytes.data, &elements));
+    return NumpyArray(reader.index_path(), r.key,
+                      [&] { return BytesArray(elements, r.entry.shape.dims); });
   }
 
   std::shared_ptr<const BundleReader> reader_;
@@ -346,13 +368,18 @@ class PyV1Reader {
         s = reader->ReadStrings(t, &elements);
       }
       Check(s);
-      value = BytesArray(elements, t.shape.dims);
+      value = NumpyArray(FileOf(*reader, t), t.name,
+                         [&] { return BytesArray(elements, t.shape.dims); });
       cache_.emplace(t.name, value);
     } else {
       if (t.type.storage != Storage::kFixed) {
-        Check(Status::NotSupported(std::string("cannot read dtype ") + t.type.name).WithKey(t.name));
+        Check(Status::NotSupported(std::string("cannot read dtype ") + t.type.name)
+                  .WithKey(t.name)
+                  .WithFile(FileOf(*reader, t)));
       }
-      py::array out(NumpyDtype(t.dtype, t.type, t.name), Shape(t.shape.dims));
+      py::dtype dtype = NumpyDtype(t.dtype, t.type, t.name);
+      py::array out = NumpyArray(FileOf(*reader, t), t.name,
+                                 [&] { return py::array(dtype, Shape(t.shape.dims)); });
       auto* dst = static_cast<uint8_t*>(out.mutable_data());
       Status s;
       {
@@ -406,6 +433,11 @@ class PyV1Reader {
   std::shared_ptr<const V1Reader> Get() const {
     if (!reader_) Check(Status::InvalidArgument("checkpoint is closed"));
     return reader_;
+  }
+
+  // The file whose meta record lists the tensor.
+  static std::string FileOf(const V1Reader& reader, const V1Tensor& t) {
+    return reader.files()[t.parts.empty() ? 0 : t.parts[0].file];
   }
 
   static const V1Tensor& Lookup(const V1Reader& reader, py::handle name) {

@@ -16,6 +16,27 @@ namespace {
 constexpr size_t kMaxRank = 254;                  // TensorShape's own limit
 constexpr uint64_t kMaxElements = 1ull << 62;     // beyond this no size fits in 64 bits
 constexpr uint64_t kCopyChunk = 1 << 20;          // copy + CRC in cache-sized steps
+// Checking that the slices of partitioned tensors do not overlap costs pairs x rank steps. This
+// many per checkpoint (well under a second), plus some per index entry, is far beyond any real
+// partitioning and bounds what a crafted index can cost (300k copies of one empty slice took
+// minutes).
+constexpr uint64_t kMaxSliceCheckSteps = 1ull << 28;
+constexpr uint64_t kSliceCheckStepsPerEntry = 256;
+
+// Does a fixed-size entry hold exactly its elements? Without multiplying: n * elem_size can
+// wrap around 2^64 (2^62 float32s would "need" 0 bytes).
+bool FixedSizeMatches(const TensorRecord& r) {
+  const uint64_t elem = static_cast<uint64_t>(r.type.elem_size);
+  return r.entry.size % elem == 0 && r.entry.size / elem == r.num_elements;
+}
+
+std::string ExpectedSize(const TensorRecord& r) {
+  const uint64_t elem = static_cast<uint64_t>(r.type.elem_size);
+  if (r.num_elements > UINT64_MAX / elem) {
+    return std::to_string(r.num_elements) + " x " + std::to_string(elem) + " (over 2^64)";
+  }
+  return std::to_string(r.num_elements * elem);
+}
 
 Status CountElements(const TensorShape& shape, uint64_t* n) {
   if (shape.unknown_rank) return Status::Corruption("invalid tensor shape (unknown rank)");
@@ -67,13 +88,18 @@ std::string BundleReader::ShardPath(int64_t shard_id) const {
   return prefix_ + suffix;
 }
 
-Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReader>* out) {
+Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReader>* out,
+                          SourceOpener opener) {
   std::unique_ptr<BundleReader> reader(new BundleReader());
   reader->prefix_ = prefix;
+  reader->opener_ = std::move(opener);
   const std::string index_path = reader->index_path();
-  std::shared_ptr<const MappedFile> index;
-  CKPTIO_RETURN_IF_ERROR(MappedFile::Open(index_path, &index));
-  Status s = reader->ParseIndex(*index);
+  std::shared_ptr<const DataSource> source;
+  CKPTIO_RETURN_IF_ERROR(reader->opener_(index_path, &source));
+  ByteRange bytes;
+  CKPTIO_RETURN_IF_ERROR(source->Read(0, source->size(), &bytes));
+  // Parsed in one pass and then released: every record copies what it needs.
+  Status s = reader->ParseIndex(*MappedFile::Borrow(index_path, bytes.data, bytes.size));
   if (s.ok()) s = reader->LinkSlices();
   if (!s.ok()) return s.WithFile(index_path);
   *out = std::move(reader);
@@ -114,6 +140,9 @@ Status BundleReader::ParseIndex(const MappedFile& index) {
 }
 
 Status BundleReader::LinkSlices() {
+  uint64_t check_steps = 0;
+  const uint64_t max_check_steps =
+      kMaxSliceCheckSteps + kSliceCheckStepsPerEntry * uint64_t(records_.size());
   for (TensorRecord& full : records_) {
     if (!full.partitioned()) continue;
     const std::vector<int64_t>& dims = full.entry.shape.dims;
@@ -141,9 +170,14 @@ Status BundleReader::LinkSlices() {
       }
       // Checked here, not only on read, because the full tensor is allocated before its slices
       // are read: a slice must not claim more elements than its bytes hold.
-      if (part->type.storage == Storage::kFixed &&
-          part->entry.size != part->num_elements * uint64_t(part->type.elem_size)) {
+      if (part->type.storage == Storage::kFixed && !FixedSizeMatches(*part)) {
         return bad("slice entry's size disagrees with its shape");
+      }
+      check_steps += geometry.size() * std::max<uint64_t>(dims.size(), 1);
+      if (check_steps > max_check_steps) {
+        return Status::NotSupported("too many slices to check for overlaps (" +
+                                    std::to_string(full.entry.slices.size()) + ")")
+            .WithKey(full.key);
       }
       for (const SliceGeometry& other : geometry) {
         if (Overlaps(g, other)) return bad("overlapping slices");
@@ -172,12 +206,12 @@ Status BundleReader::RecordError(Status s, const TensorRecord& r) const {
   return s.WithFile(index_path()).WithKey(r.key);
 }
 
-Status BundleReader::Shard(int64_t shard_id, std::shared_ptr<const MappedFile>* out) const {
+Status BundleReader::Shard(int64_t shard_id, std::shared_ptr<const DataSource>* out) const {
   std::lock_guard<std::mutex> lock(shards_mu_);
   auto it = shards_.find(shard_id);
   if (it == shards_.end()) {
-    std::shared_ptr<const MappedFile> file;
-    Status s = MappedFile::Open(ShardPath(shard_id), &file);
+    std::shared_ptr<const DataSource> file;
+    Status s = opener_(ShardPath(shard_id), &file);
     if (!s.ok()) {
       return Status(s.code(), "missing or unreadable data shard: " + s.message());
     }
@@ -187,8 +221,29 @@ Status BundleReader::Shard(int64_t shard_id, std::shared_ptr<const MappedFile>* 
   return Status::OK();
 }
 
-Status BundleReader::Data(const TensorRecord& r, std::shared_ptr<const MappedFile>* file,
-                          const uint8_t** data) const {
+Status BundleReader::RawData(const TensorRecord& r, ByteRange* bytes) const {
+  if (r.entry.shard_id < 0 || r.entry.shard_id >= header_.num_shards) {
+    return RecordError(Status::Corruption("shard_id " + std::to_string(r.entry.shard_id) +
+                                          " outside num_shards " +
+                                          std::to_string(header_.num_shards)),
+                       r);
+  }
+  std::shared_ptr<const DataSource> file;
+  Status s = Shard(r.entry.shard_id, &file);
+  if (!s.ok()) return RecordError(s, r);
+  if (!RangeWithin(r.entry.offset, r.entry.size, file->size())) {
+    return RecordError(Status::Corruption("entry [offset " + std::to_string(r.entry.offset) +
+                                          ", size " + std::to_string(r.entry.size) +
+                                          "] lies past the end of the data file (" +
+                                          std::to_string(file->size()) + " bytes)"),
+                       r);
+  }
+  file->WillNeed(r.entry.offset, r.entry.size);
+  s = file->Read(r.entry.offset, r.entry.size, bytes);
+  return s.ok() ? s : RecordError(s, r);
+}
+
+Status BundleReader::Data(const TensorRecord& r, ByteRange* bytes) const {
   if (r.partitioned()) {
     return RecordError(Status::InvalidArgument("partitioned tensor has no data of its own"), r);
   }
@@ -197,31 +252,13 @@ Status BundleReader::Data(const TensorRecord& r, std::shared_ptr<const MappedFil
                                             " (enum " + std::to_string(r.entry.dtype) + ")"),
                        r);
   }
-  if (r.entry.shard_id < 0 || r.entry.shard_id >= header_.num_shards) {
-    return RecordError(Status::Corruption("shard_id " + std::to_string(r.entry.shard_id) +
-                                          " outside num_shards " +
-                                          std::to_string(header_.num_shards)),
+  if (r.type.storage == Storage::kFixed && !FixedSizeMatches(r)) {
+    return RecordError(Status::Corruption("invalid size in bundle entry: stored size " +
+                                          std::to_string(r.entry.size) + "; expected size " +
+                                          ExpectedSize(r)),
                        r);
   }
-  if (r.type.storage == Storage::kFixed &&
-      r.entry.size != r.num_elements * static_cast<uint64_t>(r.type.elem_size)) {
-    return RecordError(
-        Status::Corruption("invalid size in bundle entry: stored size " +
-                           std::to_string(r.entry.size) + "; expected size " +
-                           std::to_string(r.num_elements * r.type.elem_size)),
-        r);
-  }
-  Status s = Shard(r.entry.shard_id, file);
-  if (!s.ok()) return RecordError(s, r);
-  if (!RangeWithin(r.entry.offset, r.entry.size, (*file)->size())) {
-    return RecordError(Status::Corruption("entry [offset " + std::to_string(r.entry.offset) +
-                                          ", size " + std::to_string(r.entry.size) +
-                                          "] lies past the end of the data file (" +
-                                          std::to_string((*file)->size()) + " bytes)"),
-                       r);
-  }
-  *data = (*file)->data() + r.entry.offset;
-  return Status::OK();
+  return RawData(r, bytes);
 }
 
 Status BundleReader::DecodeStrings(const TensorRecord& r, const uint8_t* data,
@@ -306,20 +343,17 @@ Status BundleReader::Verify(const TensorRecord& r) const {
     for (const TensorRecord* part : r.slice_records) CKPTIO_RETURN_IF_ERROR(Verify(*part));
     return Status::OK();
   }
-  std::shared_ptr<const MappedFile> file;
-  const uint8_t* data = nullptr;
+  ByteRange bytes;
   uint32_t actual = 0;
   if (r.type.storage == Storage::kUnsupported && r.entry.dtype == DT_VARIANT) {
     // Not readable, but its checksum can still be checked.
-    Status s = Shard(r.entry.shard_id, &file);
-    if (!s.ok()) return RecordError(s, r);
-    if (!RangeWithin(r.entry.offset, r.entry.size, file->size()) ||
-        !VariantChecksum(file->data() + r.entry.offset, r.entry.size, r.num_elements, &actual)) {
+    CKPTIO_RETURN_IF_ERROR(RawData(r, &bytes));
+    if (!VariantChecksum(bytes.data, r.entry.size, r.num_elements, &actual)) {
       return RecordError(Status::Corruption("bad variant tensor encoding"), r);
     }
   } else {
-    CKPTIO_RETURN_IF_ERROR(Data(r, &file, &data));
-    file->WillNeed(r.entry.offset, r.entry.size);
+    CKPTIO_RETURN_IF_ERROR(Data(r, &bytes));
+    const uint8_t* data = bytes.data;
     if (r.type.storage == Storage::kString) {
       std::vector<std::string_view> elements;
       CKPTIO_RETURN_IF_ERROR(DecodeStrings(r, data, &elements));
@@ -337,14 +371,8 @@ Status BundleReader::Verify(const TensorRecord& r) const {
   return CheckEntryCrc(r, actual);
 }
 
-Status BundleReader::CopyTo(const TensorRecord& r, uint8_t* dst, bool verify) const {
-  std::shared_ptr<const MappedFile> file;
-  const uint8_t* data = nullptr;
-  CKPTIO_RETURN_IF_ERROR(Data(r, &file, &data));
-  if (r.type.storage != Storage::kFixed) {
-    return RecordError(Status::InvalidArgument("only fixed-size dtypes copy as raw bytes"), r);
-  }
-  file->WillNeed(r.entry.offset, r.entry.size);
+Status BundleReader::CopyTo(const TensorRecord& r, const uint8_t* data, uint8_t* dst,
+                            bool verify) const {
   uint32_t crc = 0;
   for (uint64_t done = 0; done < r.entry.size; done += kCopyChunk) {
     const uint64_t n = std::min(kCopyChunk, r.entry.size - done);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bundle_proto.h"
+#include "data_source.h"
 #include "dtypes.h"
 #include "mapped_file.h"
 #include "status.h"
@@ -45,8 +46,10 @@ SliceGeometry ResolveSlice(const TensorSlice& slice, const std::vector<int64_t>&
 
 class BundleReader {
  public:
-  // `prefix` names the bundle: files are `<prefix>.index` and `<prefix>.data-*`.
-  static Status Open(const std::string& prefix, std::unique_ptr<BundleReader>* out);
+  // `prefix` names the bundle: files are `<prefix>.index` and `<prefix>.data-*`, each opened
+  // through `opener` (local memory maps by default, or remote ranged reads).
+  static Status Open(const std::string& prefix, std::unique_ptr<BundleReader>* out,
+                     SourceOpener opener = OpenMappedSource);
 
   const std::string& prefix() const { return prefix_; }
   std::string index_path() const { return prefix_ + ".index"; }
@@ -58,15 +61,15 @@ class BundleReader {
   // The record with this exact key, or nullptr.
   const TensorRecord* Find(std::string_view key) const;
 
-  // The bytes of an unpartitioned record, bounds- and size-checked; *file keeps them mapped.
-  Status Data(const TensorRecord& r, std::shared_ptr<const MappedFile>* file,
-              const uint8_t** data) const;
+  // The bytes of an unpartitioned record, bounds- and size-checked; *bytes.owner keeps them
+  // valid (the mapping, or the fetched buffer).
+  Status Data(const TensorRecord& r, ByteRange* bytes) const;
 
   // Check a record's CRC (each slice's, for a partitioned tensor).
   Status Verify(const TensorRecord& r) const;
-  // Copy an unpartitioned record's bytes into dst (r.entry.size bytes), checking the CRC in the
-  // same pass when `verify`.
-  Status CopyTo(const TensorRecord& r, uint8_t* dst, bool verify) const;
+  // Copy a record's bytes (`data`, from Data()) into dst, checking the CRC in the same pass
+  // when `verify`: each chunk is checksummed while it is still in cache.
+  Status CopyTo(const TensorRecord& r, const uint8_t* data, uint8_t* dst, bool verify) const;
 
   // Split a string tensor's payload into its elements, checking the length checksum.
   Status DecodeStrings(const TensorRecord& r, const uint8_t* data,
@@ -75,8 +78,9 @@ class BundleReader {
  private:
   BundleReader() = default;
   Status ParseIndex(const MappedFile& index);
+  Status RawData(const TensorRecord& r, ByteRange* bytes) const;
   Status LinkSlices();
-  Status Shard(int64_t shard_id, std::shared_ptr<const MappedFile>* out) const;
+  Status Shard(int64_t shard_id, std::shared_ptr<const DataSource>* out) const;
   Status RecordError(Status s, const TensorRecord& r) const;
   Status CheckEntryCrc(const TensorRecord& r, uint32_t actual) const;
 
@@ -85,7 +89,8 @@ class BundleReader {
   std::vector<TensorRecord> records_;
   std::unordered_map<std::string_view, size_t> by_key_;
   mutable std::mutex shards_mu_;
-  mutable std::unordered_map<int64_t, std::shared_ptr<const MappedFile>> shards_;
+  SourceOpener opener_;
+  mutable std::unordered_map<int64_t, std::shared_ptr<const DataSource>> shards_;
 };
 
 }  // namespace ckptio

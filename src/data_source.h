@@ -1,0 +1,55 @@
+// Where a checkpoint's bytes come from. Readers ask a DataSource for (offset, size) ranges and
+// get back bytes that keep their storage alive: a memory-mapped local file hands out views of
+// the mapping; a remote source (object storage, fetched by the Python layer) hands out the
+// buffers it downloaded. One reader, two kinds of source.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "mapped_file.h"
+#include "status.h"
+
+namespace ckptio {
+
+// Bytes plus whatever keeps them valid (a mapping, a downloaded buffer).
+struct ByteRange {
+  std::shared_ptr<const void> owner;
+  const uint8_t* data = nullptr;
+  uint64_t size = 0;
+};
+
+class DataSource {
+ public:
+  virtual ~DataSource() = default;
+  virtual const std::string& path() const = 0;
+  virtual uint64_t size() const = 0;
+  // On success fill *out with exactly n bytes starting at offset (callers check the range
+  // against size() first).
+  virtual Status Read(uint64_t offset, uint64_t n, ByteRange* out) const = 0;
+  // A hint that [offset, offset+n) will be read soon.
+  virtual void WillNeed(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
+};
+
+// A local file, memory-mapped once; ranges are zero-copy views of the mapping.
+class MappedSource : public DataSource {
+ public:
+  static Status Open(const std::string& path, std::shared_ptr<const DataSource>* out);
+  explicit MappedSource(std::shared_ptr<const MappedFile> file) : file_(std::move(file)) {}
+  const std::string& path() const override { return file_->path(); }
+  uint64_t size() const override { return file_->size(); }
+  Status Read(uint64_t offset, uint64_t n, ByteRange* out) const override;
+  void WillNeed(uint64_t offset, uint64_t n) const override { file_->WillNeed(offset, n); }
+
+ private:
+  std::shared_ptr<const MappedFile> file_;
+};
+
+// Opens the source for a path; the default maps local files.
+using SourceOpener =
+    std::function<Status(const std::string& path, std::shared_ptr<const DataSource>* out)>;
+Status OpenMappedSource(const std::string& path, std::shared_ptr<const DataSource>* out);
+
+}  // namespace ckptio
