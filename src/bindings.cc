@@ -116,14 +116,83 @@ py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
   return t;
 }
 
+
+// A DataSource implemented in Python: any object with an int `size` and `read(offset, n)`
+// returning exactly n bytes (ckptio.remote wraps fsspec files this way). The C++ side calls it
+// with the GIL taken, so readers may use it from GIL-released code too.
+class PySource : public DataSource {
+ public:
+  PySource(std::string path, py::object impl, uint64_t size)
+      : path_(std::move(path)), impl_(std::move(impl)), size_(size) {}
+  ~PySource() override {
+    py::gil_scoped_acquire gil;
+    impl_ = py::object();
+  }
+  const std::string& path() const override { return path_; }
+  uint64_t size() const override { return size_; }
+
+  Status Read(uint64_t offset, uint64_t n, ByteRange* out) const override {
+    py::gil_scoped_acquire gil;
+    try {
+      py::object data = impl_.attr("read")(offset, n);
+      if (!PyBytes_Check(data.ptr())) return Status::IOError("source returned no bytes").WithFile(path_);
+      if (uint64_t(PyBytes_GET_SIZE(data.ptr())) != n) {
+        return Status::Corruption("short read: got " + std::to_string(PyBytes_GET_SIZE(data.ptr())) +
+                                  " of " + std::to_string(n) + " bytes").WithFile(path_);
+      }
+      out->data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(data.ptr()));
+      out->size = n;
+      PyObject* held = data.release().ptr();
+      out->owner = std::shared_ptr<const void>(held, [](const void* p) {
+        py::gil_scoped_acquire gil;
+        Py_DECREF(static_cast<PyObject*>(const_cast<void*>(p)));
+      });
+      return Status::OK();
+    } catch (py::error_already_set& e) {
+      // Exceptions of the source (network errors after retries) keep their message and path.
+      return Status::IOError(std::string(py::str(e.value()))).WithFile(path_);
+    }
+  }
+
+ private:
+  std::string path_;
+  py::object impl_;
+  uint64_t size_;
+};
+
+// A SourceOpener calling a Python `opener(path) -> source`; FileNotFoundError means NotFound.
+SourceOpener PythonOpener(py::object opener) {
+  auto shared = std::make_shared<py::object>(std::move(opener));
+  // The opener object is released with the GIL held, whichever thread drops the last copy.
+  std::shared_ptr<py::object> guarded(new py::object(*shared), [](py::object* o) {
+    py::gil_scoped_acquire gil;
+    delete o;
+  });
+  shared.reset();
+  return [guarded](const std::string& path, std::shared_ptr<const DataSource>* out) -> Status {
+    py::gil_scoped_acquire gil;
+    try {
+      py::object source = (*guarded)(path);
+      const uint64_t size = source.attr("size").cast<uint64_t>();
+      *out = std::make_shared<PySource>(path, std::move(source), size);
+      return Status::OK();
+    } catch (py::error_already_set& e) {
+      const std::string message = py::str(e.value());
+      if (e.matches(PyExc_FileNotFoundError)) return Status::NotFound(message).WithFile(path);
+      return Status::IOError(message).WithFile(path);
+    }
+  };
+}
+
 class PyBundleReader {
  public:
-  explicit PyBundleReader(const std::string& prefix) {
+  PyBundleReader(const std::string& prefix, py::object opener) {
     std::unique_ptr<BundleReader> reader;
     Status s;
+    SourceOpener open = opener.is_none() ? SourceOpener(OpenMappedSource) : PythonOpener(opener);
     {
       py::gil_scoped_release release;
-      s = BundleReader::Open(prefix, &reader);
+      s = BundleReader::Open(prefix, &reader, std::move(open));
     }
     Check(s);
     reader_ = std::move(reader);
@@ -557,7 +626,8 @@ PYBIND11_MODULE(_core, m) {
   });
 
   py::class_<PyBundleReader>(m, "BundleReader")
-      .def(py::init<const std::string&>(), py::arg("prefix"))
+      .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
+           py::arg("opener") = py::none())
       .def("close", &PyBundleReader::Close)
       .def_property_readonly("closed", &PyBundleReader::closed)
       .def_property_readonly("prefix", &PyBundleReader::prefix)
