@@ -495,6 +495,7 @@ def quiet_stderr() -> Iterator[None]:
 
 def machine_info(tf_version: str, global_drop: bool) -> dict[str, Any]:
     import ckptio
+    from ckptio import _core
 
     cpu = "?"
     try:
@@ -521,7 +522,7 @@ def machine_info(tf_version: str, global_drop: bool) -> dict[str, Any]:
         "numpy": np.__version__,
         "tensorflow": tf_version,
         "ckptio": ckptio.__version__,
-        "ckptio_crc32c_hardware": bool(ckptio._core.crc32c_hardware()),
+        "ckptio_crc32c_hardware": bool(_core.crc32c_hardware()),
         "transparent_hugepage": thp,
         "drop_caches_writable": global_drop,
     }
@@ -564,6 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("timing imports ...", flush=True)
     imp_none = time_subprocess("pass", import_reps)
     imp_ck = time_subprocess("import ckptio", import_reps)
+    # `import ckptio` may load its reader lazily: also time what reading needs.
+    imp_ck_reader = time_subprocess("import ckptio; ckptio.open", import_reps)
     imp_tf = time_subprocess("import tensorflow", import_reps)
 
     import ckptio
@@ -647,7 +650,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "-",
             imp_ck,
             imp_tf,
-            detail=f"bare interpreter {fmt_time(imp_none.median)}; "
+            detail=f"ckptio + reader (ckptio.open) {fmt_time(imp_ck_reader.median)}; "
+            f"bare interpreter {fmt_time(imp_none.median)}; "
             f"TF in-process import {fmt_time(tf_inproc_import)}",
         )
     )
@@ -801,6 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "imports_s": {
                 "python": asdict(imp_none),
                 "ckptio": asdict(imp_ck),
+                "ckptio_reader": asdict(imp_ck_reader),
                 "tensorflow": asdict(imp_tf),
                 "tensorflow_in_process": tf_inproc_import,
             },

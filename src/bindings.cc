@@ -65,7 +65,17 @@ void MakeReadOnly(py::array& a) {
 // numpy dtypes by TF enum, installed once by ckptio._dtypes (bfloat16 etc. come from ml_dtypes).
 std::array<PyObject*, 64> g_numpy_dtypes{};
 
+// Filled on first use (not at import: listing a checkpoint should not need numpy).
+void EnsureNumpyDtypes() {
+  static bool installed = false;
+  if (!installed) {
+    py::module_::import("ckptio._dtypes").attr("install")();
+    installed = true;
+  }
+}
+
 py::dtype NumpyDtype(int64_t code, const DataTypeInfo& type, const std::string& key) {
+  EnsureNumpyDtypes();
   if (code < 0 || code >= int64_t(g_numpy_dtypes.size()) || g_numpy_dtypes[code] == nullptr) {
     Check(Status::NotSupported(std::string("no numpy dtype for ") + type.name +
                                " (install ml_dtypes for bfloat16/float8/int4)")
@@ -219,12 +229,15 @@ class PyBundleReader {
     return names;
   }
 
-  // (dtype enum, dtype name, shape) of every listed key, in key order.
+  // (dtype enum, dtype name, shape, stored bytes) of every listed key, in key order.
   py::list Summary() const {
     auto reader = Get();
     py::list out;
     for (const TensorRecord& r : reader->records()) {
-      if (r.listed) out.append(py::make_tuple(r.entry.dtype, r.type.name, ShapeTuple(r.entry.shape.dims)));
+      if (!r.listed) continue;
+      uint64_t nbytes = r.entry.size;
+      for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
+      out.append(py::make_tuple(r.entry.dtype, r.type.name, ShapeTuple(r.entry.shape.dims), nbytes));
     }
     return out;
   }
@@ -396,7 +409,8 @@ class PyV1Reader {
     auto reader = Get();
     py::list out;
     for (const V1Tensor& t : reader->tensors()) {
-      out.append(py::make_tuple(t.dtype, t.type.name, ShapeTuple(t.shape.dims)));
+      out.append(py::make_tuple(t.dtype, t.type.name, ShapeTuple(t.shape.dims),
+                                t.num_elements * uint64_t(t.type.elem_size)));
     }
     return out;
   }
@@ -424,7 +438,8 @@ class PyV1Reader {
   py::array Tensor(py::handle name, bool copy, bool verify) {
     auto reader = Get();
     const V1Tensor& t = Lookup(*reader, name);
-    (void)verify;  // V1 has no value checksums; block CRCs are always checked when read
+    // V1 has no per-tensor checksums, only block CRCs: verify=True checks those first.
+    if (verify) Verify(name);
     auto cached = cache_.find(t.name);
     py::array value;
     if (cached != cache_.end()) {
@@ -447,6 +462,19 @@ class PyV1Reader {
                   .WithFile(FileOf(*reader, t)));
       }
       py::dtype dtype = NumpyDtype(t.dtype, t.type, t.name);
+      ByteRange raw;
+      bool viewable = false;
+      if (!copy) Check(reader->RawView(t, &raw, &viewable));
+      if (viewable) {
+        // The packed values in the file are the array itself: a zero-copy view, as for V2.
+        auto* keep = new std::shared_ptr<const void>(std::move(raw.owner));
+        py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
+        py::array view = NumpyArray(FileOf(*reader, t), t.name, [&] {
+          return py::array(dtype, Shape(t.shape.dims), std::vector<py::ssize_t>{}, raw.data, base);
+        });
+        MakeReadOnly(view);
+        return view;
+      }
       py::array out = NumpyArray(FileOf(*reader, t), t.name,
                                  [&] { return py::array(dtype, Shape(t.shape.dims)); });
       auto* dst = static_cast<uint8_t*>(out.mutable_data());
@@ -456,6 +484,7 @@ class PyV1Reader {
         s = reader->ReadFixed(t, dst);
       }
       Check(s);
+      if (copy) return out;  // a fresh array nobody else holds: no cache, no second copy
       MakeReadOnly(out);
       value = out;
       cache_.emplace(t.name, value);

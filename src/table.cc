@@ -14,16 +14,18 @@ enum BlockType : uint8_t { kNoCompression = 0, kSnappyCompression = 1 };
 
 // Read a block's contents into *storage (decompressed if needed), verifying its trailer.
 Status ReadBlock(const MappedFile& file, const BlockHandle& h, std::string* storage,
-                 std::string_view* contents) {
+                 std::string_view* contents, bool verify_checksum = true) {
   const uint64_t file_body = file.size() - kFooterSize;
   if (h.size > file_body || !RangeWithin(h.offset, h.size + kBlockTrailerSize, file_body)) {
     return Status::Corruption("bad block handle (block lies outside the file)");
   }
   const uint8_t* block = file.data() + h.offset;
   const uint8_t type = block[h.size];
-  const uint32_t stored = crc32c::Unmask(DecodeFixed32(block + h.size + 1));
-  const uint32_t actual = crc32c::Extend(crc32c::Value(block, h.size), &type, 1);
-  if (stored != actual) return Status::Corruption("block checksum mismatch");
+  if (verify_checksum) {
+    const uint32_t stored = crc32c::Unmask(DecodeFixed32(block + h.size + 1));
+    const uint32_t actual = crc32c::Extend(crc32c::Value(block, h.size), &type, 1);
+    if (stored != actual) return Status::Corruption("block checksum mismatch");
+  }
   switch (type) {
     case kNoCompression:
       *contents = std::string_view(reinterpret_cast<const char*>(block), h.size);
@@ -151,7 +153,7 @@ Status Table::ForEach(const TableVisitor& visit) const {
 }
 
 Status Table::Get(std::string_view key, std::string* storage, std::string_view* value,
-                  bool* found) const {
+                  bool* found, bool verify_checksum) const {
   *found = false;
   // The first block whose separator is >= key is the only one that can hold it.
   auto it = std::lower_bound(index_.begin(), index_.end(), key,
@@ -160,7 +162,7 @@ Status Table::Get(std::string_view key, std::string* storage, std::string_view* 
                              });
   if (it == index_.end()) return Status::OK();
   std::string_view contents;
-  CKPTIO_RETURN_IF_ERROR(ReadBlock(*file_, it->handle, storage, &contents));
+  CKPTIO_RETURN_IF_ERROR(ReadBlock(*file_, it->handle, storage, &contents, verify_checksum));
   std::string key_buffer;
   // A linear scan: blocks hold at most a few hundred KiB, and V1 records mostly one per block.
   return ForEachBlockEntry(contents, &key_buffer, [&](std::string_view k, std::string_view v) {

@@ -45,9 +45,10 @@ class Table {
   Status ForEach(const TableVisitor& visit) const;
 
   // The value stored under exactly `key`: *found is false when there is none. The value views
-  // either the mapped file or *storage (for compressed blocks).
-  Status Get(std::string_view key, std::string* storage, std::string_view* value,
-             bool* found) const;
+  // either the mapped file or *storage (for compressed blocks). Skipping the block checksum is
+  // for zero-copy views, whose bytes are checked only when the caller verifies.
+  Status Get(std::string_view key, std::string* storage, std::string_view* value, bool* found,
+             bool verify_checksum = true) const;
 
  private:
   struct IndexEntry {

@@ -103,6 +103,32 @@ Status DecodeTensorProtoValues(std::string_view proto, int64_t dtype, uint64_t n
   return Status::OK();
 }
 
+Status FindRawTensorProtoValues(std::string_view proto, int64_t dtype, uint64_t n,
+                                std::string_view* raw) {
+  *raw = std::string_view();
+  const DataTypeInfo type = GetDataTypeInfo(dtype);
+  ValueField f;
+  // Bools decode any nonzero byte as 1 (see above): their bytes are never the array itself.
+  if (!kHostLittleEndian || dtype == DT_BOOL || type.storage != Storage::kFixed ||
+      !FieldFor(dtype, &f)) {
+    return Status::OK();
+  }
+  const uint64_t nbytes = n * uint64_t(type.elem_size);
+  int fields = 0;
+  std::string_view candidate;
+  WireReader r(proto);
+  while (r.Next()) {
+    if (r.field() != f.field && r.field() != kTensorContent) continue;
+    ++fields;
+    const bool raw_field = r.field() == kTensorContent || f.element != kVarint;
+    if (!raw_field || r.wire_type() != kLengthDelimited) return Status::OK();
+    candidate = r.bytes();
+  }
+  if (!r.ok()) return Status::Corruption("malformed TensorProto");
+  if (fields == 1 && candidate.size() == nbytes) *raw = candidate;
+  return Status::OK();
+}
+
 Status DecodeTensorProtoStrings(std::string_view proto, uint64_t n,
                                 std::vector<std::string>* out) {
   out->clear();

@@ -208,11 +208,12 @@ Status V1Reader::TensorError(Status s, const V1Tensor& t, size_t file) const {
 }
 
 Status V1Reader::ReadPart(const V1Tensor& t, const V1Tensor::Part& part, std::string* storage,
-                          std::string_view* values) const {
+                          std::string_view* values, bool verify_checksum) const {
   const std::string key = EncodeTensorNameSlice(t.name, part.slice);
   std::string_view record, saved_slice;
   bool found = false;
-  CKPTIO_RETURN_IF_ERROR(tables_[part.file].Get(key, storage, &record, &found));
+  CKPTIO_RETURN_IF_ERROR(
+      tables_[part.file].Get(key, storage, &record, &found, verify_checksum));
   if (!found) return Status::Corruption("no record for a slice listed in the meta");
   CKPTIO_RETURN_IF_ERROR(RecordField(record, 2, &saved_slice, &found));
   if (!found) return Malformed("SavedTensorSlices (no data)");
@@ -260,6 +261,30 @@ Status V1Reader::ReadFixed(const V1Tensor& t, uint8_t* dst) const {
                       });
     }
   }
+  return Status::OK();
+}
+
+Status V1Reader::RawView(const V1Tensor& t, ByteRange* view, bool* found) const {
+  *found = false;
+  if (t.parts.size() != 1 || !t.parts_cover_tensor || t.type.storage != Storage::kFixed) {
+    return Status::OK();
+  }
+  const V1Tensor::Part& part = t.parts[0];
+  std::string storage;
+  std::string_view values, raw;
+  Status s = ReadPart(t, part, &storage, &values, /*verify_checksum=*/false);
+  if (s.ok()) s = FindRawTensorProtoValues(values, t.dtype, t.num_elements, &raw);
+  if (!s.ok()) return TensorError(s, t, part.file);
+  const MappedFile& file = *mapped_[part.file];
+  const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
+  // Only bytes inside the mapping can be viewed (a snappy block's live in `storage`).
+  if (raw.empty() || p < file.data() || p + raw.size() > file.data() + file.size()) {
+    return Status::OK();
+  }
+  view->owner = mapped_[part.file];
+  view->data = p;
+  view->size = raw.size();
+  *found = true;
   return Status::OK();
 }
 

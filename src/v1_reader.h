@@ -15,6 +15,7 @@
 
 #include "bundle_proto.h"
 #include "bundle_reader.h"  // SliceGeometry, ResolveSlice
+#include "data_source.h"
 #include "dtypes.h"
 #include "mapped_file.h"
 #include "status.h"
@@ -50,6 +51,10 @@ class V1Reader {
 
   // Decode a fixed-size tensor into dst (num_elements * elem_size bytes).
   Status ReadFixed(const V1Tensor& t, uint8_t* dst) const;
+  // Where the tensor's values already lie in the file as its little-endian array (one slice,
+  // packed float/double/complex values or tensor_content, uncompressed block), set *view to
+  // them (owner: the mapping) and *found to true. Block checksums are not checked here.
+  Status RawView(const V1Tensor& t, ByteRange* view, bool* found) const;
   // Decode a string tensor (row-major elements).
   Status ReadStrings(const V1Tensor& t, std::vector<std::string>* out) const;
   // Check every block of every file and decode every tensor.
@@ -61,7 +66,7 @@ class V1Reader {
   Status AddMeta(size_t file, std::string_view meta);
   Status Finish();
   Status ReadPart(const V1Tensor& t, const V1Tensor::Part& part, std::string* storage,
-                  std::string_view* values) const;
+                  std::string_view* values, bool verify_checksum = true) const;
   Status TensorError(Status s, const V1Tensor& t, size_t file) const;
 
   std::vector<std::string> files_;

@@ -294,6 +294,22 @@ def test_convert_strings_fail_or_skip(capsys, tf_checkpoints, tmp_path):
     assert status == 0 and out.count("skipped ") == 16 and "wrote 0 tensors" in out
 
 
+def test_convert_tf2_names_and_torch_layout(capsys, tf_checkpoints, tmp_path):
+    prefix = tf_checkpoints("tf2_checkpoint")
+    out = tmp_path / "t.npz"
+    status, _, err = run(
+        capsys, "convert", prefix, out, "--names", "full_name", "--layout", "torch",
+        "--include", "model/", "--verify",
+    )  # fmt: skip
+    assert status == 0, err
+    key = ckptio.object_graph(prefix).view(names="full_name").key("model/hidden/_kernel")
+    with np.load(out) as archive, ckptio.open(prefix) as ckpt:
+        assert sorted(archive.files) == [
+            "model.head.bias", "model.head.weight", "model.hidden.bias", "model.hidden.weight",
+        ]  # fmt: skip
+        np.testing.assert_array_equal(archive["model.hidden.weight"], ckpt[key].T)
+
+
 # --------------------------------------------------------------------------- rewrite
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import sys
 
 import ckptio
 import ml_dtypes
@@ -282,6 +283,13 @@ def test_save_torch_all_dtypes(torch, tf_checkpoints, tmp_path):
                 tensor = tensor.view(torch.uint8)
             assert tuple(tensor.shape) == ckpt[name].shape, name
             assert tensor.numpy().tobytes() == raw(ckpt[name]), name
+
+
+def test_missing_library_says_which_extra(small, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'ckptio\[torch\]'"):
+        ckptio.to_torch(small)
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_torch_strings_raise(torch, tf_checkpoints):

@@ -1,33 +1,53 @@
-"""ckptio: read TensorFlow checkpoints without TensorFlow.
+"""ckptio: read and write TensorFlow checkpoints without TensorFlow.
 
     import ckptio
     with ckptio.open("model.ckpt-1000") as ckpt:
-        for name, info in ckpt.shapes().items(): ...
+        for name, shape in ckpt.shapes().items(): ...
         kernel = ckpt["dense/kernel"]        # zero-copy, read-only numpy view
 
-See `ckptio.open`, `ckptio.Checkpoint` and `ckptio.compat` (TF-style reader functions).
+See `ckptio.open`, `ckptio.Checkpoint`, `ckptio.save`/`rewrite`, `ckptio.plan_restore`,
+`ckptio.to_safetensors`, and `ckptio.compat` (TF-style reader functions).
+
+The public names below are imported on first use: `import ckptio` stays cheap, which keeps the
+`ckptio` command quick to start.
 """
 
 from __future__ import annotations
 
-from . import compat
-from .convert import ConversionReport, fill_onnx, save_torch, to_npz, to_safetensors, to_torch
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
 from .paths import latest_checkpoint
-from .reader import Checkpoint, TensorInfo, TensorSlice, open
-from .restore import (
-    NameView,
-    ObjectGraph,
-    RestoreError,
-    RestorePlan,
-    Selection,
-    object_graph,
-    plan_restore,
-    select,
-)
-from .writer import BundleWriter, rewrite, save, update_checkpoint_state
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY = {
+    "Checkpoint": "reader",
+    "TensorInfo": "reader",
+    "TensorSlice": "reader",
+    "open": "reader",
+    "BundleWriter": "writer",
+    "rewrite": "writer",
+    "save": "writer",
+    "update_checkpoint_state": "writer",
+    "NameView": "restore",
+    "ObjectGraph": "restore",
+    "RestoreError": "restore",
+    "RestorePlan": "restore",
+    "Selection": "restore",
+    "object_graph": "restore",
+    "plan_restore": "restore",
+    "select": "restore",
+    "ConversionReport": "convert",
+    "fill_onnx": "convert",
+    "save_torch": "convert",
+    "to_npz": "convert",
+    "to_safetensors": "convert",
+    "to_torch": "convert",
+}
+_SUBMODULES = {"compat", "transforms", "remote", "distributed"}
 
 __all__ = [
     "BundleWriter",
@@ -61,3 +81,42 @@ __all__ = [
     "transforms",
     "update_checkpoint_state",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'ckptio' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from . import compat, transforms
+    from .convert import (
+        ConversionReport,
+        fill_onnx,
+        save_torch,
+        to_npz,
+        to_safetensors,
+        to_torch,
+    )
+    from .reader import Checkpoint, TensorInfo, TensorSlice, open
+    from .restore import (
+        NameView,
+        ObjectGraph,
+        RestoreError,
+        RestorePlan,
+        Selection,
+        object_graph,
+        plan_restore,
+        select,
+    )
+    from .writer import BundleWriter, rewrite, save, update_checkpoint_state

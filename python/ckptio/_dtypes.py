@@ -1,13 +1,16 @@
-"""TensorFlow DataType enum values and their numpy dtypes."""
+"""TensorFlow DataType enum values and their numpy dtypes.
+
+numpy and ml_dtypes are imported on first use, not with this module: listing a checkpoint
+(`ckptio ls`) needs neither, and importing them is most of a short command's run time.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import functools
+from typing import TYPE_CHECKING
 
-try:
-    import ml_dtypes
-except ImportError:  # pragma: no cover - ml_dtypes is a dependency; stay usable without it
-    ml_dtypes = None
+if TYPE_CHECKING:
+    import numpy as np
 
 # TF enum -> numpy dtype, for every dtype stored as raw little-endian elements. Quantized types
 # have no numpy equivalent; their storage type is used (as TF's own numpy conversion does).
@@ -48,8 +51,28 @@ _ML_DTYPES: dict[int, str] = {
 STRING_ENUM = 7
 
 
+def install() -> None:
+    """Give the C++ core its table of numpy dtypes (called by the core on first use)."""
+    from . import _core
+
+    _core.set_numpy_dtypes(numpy_dtypes())
+
+
+@functools.cache
+def _ml_dtypes():
+    try:
+        import ml_dtypes
+    except ImportError:  # pragma: no cover - ml_dtypes is a dependency; stay usable without it
+        return None
+    return ml_dtypes
+
+
+@functools.cache
 def numpy_dtypes() -> dict[int, np.dtype]:
     """Every TF enum value that maps to a numpy dtype on this installation."""
+    import numpy as np
+
+    ml_dtypes = _ml_dtypes()
     table = {code: np.dtype(spec) for code, spec in _PLAIN.items()}
     if ml_dtypes is not None:
         for code, name in _ML_DTYPES.items():
@@ -76,4 +99,6 @@ def enum_for_name(name: str) -> int:
     for code, quantized in _QUANTIZED.items():
         if quantized == name:
             return code
-    return enum_for(np.dtype(getattr(ml_dtypes, name, name)))
+    import numpy as np
+
+    return enum_for(np.dtype(getattr(_ml_dtypes(), name, name)))

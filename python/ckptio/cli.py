@@ -6,7 +6,8 @@
     ckptio diff A B [--include RE] [--exclude RE] [--no-values] [--exit-code] [--json]
     ckptio verify CKPT [--json]
     ckptio convert CKPT OUT [--to safetensors|npz|pt] [--map OLD=NEW] [--cast DTYPE]
-                   [--layout torch] [--skip-unsupported] [--verify] [--overwrite] [--json]
+                   [--names key|path|full_name] [--layout torch] [--skip-unsupported]
+                   [--verify] [--overwrite] [--json]
     ckptio rewrite SRC DST [--map OLD=NEW] [--include RE] [--exclude RE] [--cast DTYPE]
                    [--dry-run] [--overwrite] [--update-state] [--json]
 
@@ -119,7 +120,7 @@ class Progress:
         line += sanitize(name)[:40]
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
-        self._width = len(line)
+        self._width = max(self._width, len(line))
 
     def close(self) -> None:
         if self.enabled and self._width:
@@ -183,41 +184,24 @@ def _mapping(text: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- ls
 
 
-def _itemsizes(dtype_names: Iterable[str]) -> dict[str, int | None]:
-    """{TF dtype name: bytes per element}, None for strings and other variable-size dtypes."""
-    from ._dtypes import enum_for_name, numpy_dtypes
-
-    table = numpy_dtypes()
-    sizes: dict[str, int | None] = {}
-    for name in set(dtype_names):
-        try:
-            sizes[name] = table[enum_for_name(name)].itemsize
-        except (KeyError, TypeError):  # "string", "variant", "resource"
-            sizes[name] = None
-    return sizes
-
-
 def cmd_ls(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with open_checkpoint(args.path) as ckpt:
-        shapes, dtypes = ckpt.shapes(), ckpt.dtype_names()
-        names = sorted(shapes)
+        # Everything here comes from the index alone (no numpy, no tensor data). Keys come in
+        # index order, which is already sorted.
+        summary = ckpt.summary()
         choose = _selector(args.include, args.exclude)
         if choose is not None:
-            names = choose(names)
-        itemsizes = _itemsizes(dtypes.values())
-        rows = []  # (name, dtype, shape, elements, bytes), the size computed from the index
-        for name in names:
-            shape, dtype = shapes[name], dtypes[name]
-            count, itemsize = math.prod(shape), itemsizes[dtype]
-            size = count * itemsize if itemsize is not None else ckpt.info(name).nbytes
-            rows.append((name, dtype, shape, count, size))
+            keep = set(choose(name for name, *_ in summary))
+            summary = [row for row in summary if row[0] in keep]
+        prod = math.prod  # rows: (name, dtype, shape, elements, bytes)
+        rows = [(n, d, s, prod(s), b) for n, d, s, b in summary]
         fmt, path = ckpt.format, ckpt.path
     if args.sort == "size":
         rows.sort(key=lambda row: (-row[4], row[0]))
     parameters = sum(row[3] for row in rows)
     total = sum(row[4] for row in rows)
     if args.json:
-        tensors = [{"name": n, "dtype": d, "shape": list(s), "nbytes": b} for n, d, s, _, b in rows]
+        tensors = [{"name": n, "dtype": d, "shape": s, "nbytes": b} for n, d, s, _, b in rows]
         totals = {"tensors": len(rows), "parameters": parameters, "nbytes": total}
         _dump_json({"path": path, "format": fmt, "tensors": tensors, "totals": totals}, out)
         return 0
@@ -575,13 +559,18 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .convert import convert
 
     with open_checkpoint(args.path) as ckpt, Progress("convert", err) as progress:
-        options = _rewrite_options(args, ckpt)
+        source: Any = ckpt
+        if args.names != "key":  # a TF2 checkpoint under its object paths or TF1-style names
+            from .objgraph import object_graph
+
+            source = object_graph(ckpt).view(names=args.names)
+        options = _rewrite_options(args, source)
         if args.layout:
             options["layout"] = args.layout
         if args.compress:
             options["compress"] = True
         report = convert(
-            ckpt,
+            source,
             args.output,
             to=args.to,
             unsupported="skip" if args.skip_unsupported else "raise",
@@ -726,6 +715,13 @@ def _parser() -> argparse.ArgumentParser:
         help="output format (default: from OUT's suffix: .safetensors, .npz, .pt/.pth)",
     )
     renames(sub)
+    sub.add_argument(
+        "--names",
+        choices=("key", "path", "full_name"),
+        default="key",
+        help="TF2 checkpoints: convert under the object paths or the TF1-style full names "
+        "recorded in the object graph instead of the keys (applied before --include/--map)",
+    )
     sub.add_argument("--layout", choices=("torch",), help="rename and transpose for PyTorch")
     sub.add_argument(
         "--skip-unsupported",

@@ -8,7 +8,10 @@
     ckptio.save_torch("train/", "model.pt")
     ckptio.fill_onnx("model.onnx", "train/", "filled.onnx", name_map={"fc.weight": "fc/w"})
 
-Every converter streams the checkpoint tensor by tensor and takes the same options:
+Every converter takes a checkpoint path, an open `Checkpoint` or a view of one under other
+names (``ckptio.object_graph(path).view("full_name")``: a TF2 checkpoint under its TF1-style
+variable names, which layout rules understand), reads it tensor by tensor and takes the same
+options:
 
 * ``select``: the source names to convert, a predicate or an iterable of names;
 * ``rename``: ``{"old": "new", "old_scope/": "new_scope/"}`` or a function (None drops the
@@ -62,7 +65,9 @@ __all__ = [
 
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
-Source = Union[str, "os.PathLike[str]", Checkpoint]
+Source = Union[str, "os.PathLike[str]", Checkpoint, Any]
+"""A checkpoint path, an open `Checkpoint`, or a view of one under other names (`NameView`,
+e.g. ``ckptio.object_graph(path).view("full_name")`` for a TF2 checkpoint's TF1-style names)."""
 Select = Union[Callable[[str], bool], Iterable[str], None]
 Rename = Union[Mapping[str, str], Callable[[str], "str | None"], None]
 Cast = Union[str, Mapping[str, str], None]
@@ -106,8 +111,9 @@ class _Item:
 
 @contextlib.contextmanager
 def _opened(src: Source) -> Iterator[Checkpoint]:
-    """The checkpoint `src` names; closed afterwards only if we opened it."""
-    if isinstance(src, Checkpoint):
+    """The checkpoint `src` names; closed afterwards only if we opened it. An open checkpoint,
+    or a view with its reading API (a `NameView`), is used as it is."""
+    if not isinstance(src, (str, os.PathLike)):
         yield src
         return
     with open_checkpoint(src) as ckpt:
@@ -190,7 +196,9 @@ def _plan(
             items.append(_Item(name, target, casts.get(name), renamed))
     if refused and unsupported == "raise":
         first = next(iter(refused))
-        listed = ", ".join(f"{n!r} ({why.split(' cannot')[0]})" for n, why in refused.items())
+        shown = [f"{n!r} ({why.split(' cannot')[0]})" for n, why in list(refused.items())[:10]]
+        more = f" and {len(refused) - 10} more" if len(refused) > 10 else ""
+        listed = ", ".join(shown) + more
         raise UnsupportedError(
             f"{len(refused)} tensor(s) cannot be stored in {fmt}: {listed}; select them out "
             "or pass unsupported='skip' (--skip-unsupported) to leave them out",

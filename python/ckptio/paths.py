@@ -14,10 +14,23 @@ from dataclasses import dataclass
 
 from .errors import CorruptionError, NotFoundError
 
-__all__ = ["Resolved", "latest_checkpoint", "read_checkpoint_state", "resolve", "v1_files"]
+__all__ = [
+    "Resolved",
+    "is_url",
+    "latest_checkpoint",
+    "read_checkpoint_state",
+    "resolve",
+    "v1_files",
+]
 
 _DATA_SUFFIX = re.compile(r"\.data-\d{5,}-of-\d{5,}$")
 _TEMP_SUFFIX = re.compile(r"\.tempstate\d+$")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(path: object) -> bool:
+    """Whether `path` is a URL (`s3://`, `gs://`, `https://`...): read through ckptio.remote."""
+    return isinstance(path, str) and _URL.match(path) is not None
 
 
 @dataclass(frozen=True)
@@ -75,8 +88,13 @@ def latest_checkpoint(directory: str, latest_filename: str = "checkpoint") -> st
     """The newest checkpoint prefix in `directory`, like `tf.train.latest_checkpoint`.
 
     Reads the `checkpoint` state file; relative entries are taken relative to `directory`.
-    Returns None when there is no state file or its newest entry has no files.
+    Returns None when there is no state file or its newest entry has no files. `directory`
+    may be a URL (`gs://bucket/run`): see `ckptio.remote`.
     """
+    if is_url(directory):
+        from .remote import latest_checkpoint_url
+
+        return latest_checkpoint_url(directory, latest_filename)
     directory = os.fspath(directory)
     state = read_checkpoint_state(directory, latest_filename)
     if state is None:
@@ -106,6 +124,10 @@ def _bundles_in(directory: str) -> list[str]:
 
 def resolve(path: str | os.PathLike[str]) -> Resolved:
     """Locate the checkpoint that `path` names; raise NotFoundError naming `path` if none."""
+    if is_url(path):
+        from .remote import resolve_url
+
+        return resolve_url(path)
     path = os.fspath(path)
     if os.path.isdir(path):
         latest = latest_checkpoint(path)

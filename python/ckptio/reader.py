@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Union
 
 from . import _core
 from ._dtypes import STRING_ENUM, numpy_dtypes
 from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
-from .paths import resolve, v1_files
+from .paths import is_url, resolve, v1_files
 
 __all__ = ["Checkpoint", "TensorInfo", "TensorSlice", "open"]
 
-_core.set_numpy_dtypes(numpy_dtypes())
-_NUMPY_DTYPES = numpy_dtypes()
+if TYPE_CHECKING:
+    import numpy as np
 
-DType = Union[np.dtype, str]
+# numpy is imported when a tensor is first read, not with this module (see _dtypes).
+DType = Union["np.dtype", str]
 """A numpy dtype, or "string" for string tensors (object arrays of bytes), or TF's name for
 dtypes numpy cannot hold ("variant", "resource")."""
 
@@ -51,16 +51,16 @@ class TensorInfo:
     @property
     def size(self) -> int:
         """Number of elements."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
 
 def _dtype_of(enum: int, name: str) -> DType:
     if enum == STRING_ENUM:
         return "string"
-    return _NUMPY_DTYPES.get(enum, name)
+    return numpy_dtypes().get(enum, name)
 
 
-class Checkpoint(Mapping[str, np.ndarray]):
+class Checkpoint(Mapping[str, "np.ndarray"]):
     """An open checkpoint: a read-only mapping from tensor names to numpy arrays.
 
     Arrays are zero-copy views of the memory-mapped data shards, read-only, and stay valid after
@@ -77,7 +77,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
         """"V2" (TensorBundle) or "V1" (legacy tensor-slice table, possibly sharded)."""
         self._names: list[str] | None = None
         self._index: dict[str, int] | None = None
-        self._summary: list[tuple[int, str, tuple[int, ...]]] | None = None
+        self._summary: list[tuple[int, str, tuple[int, ...], int]] | None = None
         self._partitioned: frozenset[str] | None = None
 
     # --- Mapping ------------------------------------------------------------------------
@@ -143,7 +143,7 @@ class Checkpoint(Mapping[str, np.ndarray]):
             self._partitioned = frozenset(self._core.partitioned_names())
         return self._partitioned
 
-    def _summary_list(self) -> list[tuple[int, str, tuple[int, ...]]]:
+    def _summary_list(self) -> list[tuple[int, str, tuple[int, ...], int]]:
         if self._summary is None:
             self._summary = self._core.summary()
         return self._summary
@@ -155,6 +155,16 @@ class Checkpoint(Mapping[str, np.ndarray]):
     def dtypes(self) -> dict[str, DType]:
         """{name: numpy dtype, or "string"} for every tensor, in key order."""
         return {n: _dtype_of(s[0], s[1]) for n, s in zip(self._name_list(), self._summary_list())}
+
+    def summary(self) -> list[tuple[str, str, tuple[int, ...], int]]:
+        """(name, TF dtype name, shape, stored bytes) of every tensor in key order, from the
+        index alone: the cheapest complete listing."""
+        return [(n, s[1], s[2], s[3]) for n, s in zip(self._name_list(), self._summary_list())]
+
+    def nbytes(self) -> dict[str, int]:
+        """{name: bytes of its values as stored} for every tensor, in key order (V1: decoded
+        size; strings there count 0 until read)."""
+        return {n: s[3] for n, s in zip(self._name_list(), self._summary_list())}
 
     def dtype_names(self) -> dict[str, str]:
         """{name: TF dtype name} for every tensor ("float32", "bfloat16", "string", ...)."""
@@ -204,11 +214,13 @@ class Checkpoint(Mapping[str, np.ndarray]):
         verify: bool,
     ) -> np.ndarray:
         """Build a partitioned tensor (or the `region` of it) from its slices."""
+        import numpy as np
+
         name, shape = info["name"], info["shape"]
         if info["dtype_enum"] == STRING_ENUM:
             dtype = np.dtype(object)
-        elif info["dtype_enum"] in _NUMPY_DTYPES:
-            dtype = _NUMPY_DTYPES[info["dtype_enum"]]
+        elif info["dtype_enum"] in numpy_dtypes():
+            dtype = numpy_dtypes()[info["dtype_enum"]]
         else:
             raise UnsupportedError(f"cannot read dtype {info['dtype_name']}", self.path, name)
         if region is None:
@@ -277,6 +289,9 @@ class TensorSlice:
 
     def __getitem__(self, index: Any) -> np.ndarray:
         if not self._info["slices"]:
+            read_region = getattr(self._ckpt, "_read_region", None)
+            if read_region is not None:  # remote: fetch only the bytes the region spans
+                return read_region(self._info, index)
             return self._ckpt.get_tensor(self.name)[index]
         basic = _basic_region(index, self.shape)
         if basic is None:
@@ -301,7 +316,7 @@ def _basic_region(index: Any, shape: tuple[int, ...]) -> tuple[tuple[range, ...]
     items = items + (slice(None),) * (len(shape) - len(items))
     region, squeeze = [], []
     for item, n in zip(items, shape):
-        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+        if not isinstance(item, (bool, slice)) and hasattr(type(item), "__index__"):
             i = int(item) + n if item < 0 else int(item)
             if not 0 <= i < n:
                 raise IndexError(f"index {item} is out of bounds for axis with size {n}")
@@ -319,7 +334,12 @@ def _basic_region(index: Any, shape: tuple[int, ...]) -> tuple[tuple[range, ...]
     return tuple(region), (tuple(squeeze) if has_int else None)
 
 
-def open(path: str | os.PathLike[str], verify: bool = False) -> Checkpoint:
+def open(
+    path: str | os.PathLike[str],
+    verify: bool = False,
+    *,
+    storage_options: dict[str, Any] | None = None,
+) -> Checkpoint:
     """Open a TensorFlow checkpoint for reading, without TensorFlow.
 
     `path` may be a checkpoint prefix (`model.ckpt-1000`, `ckpt-3`), a directory (its
@@ -327,8 +347,16 @@ def open(path: str | os.PathLike[str], verify: bool = False) -> Checkpoint:
     `.index` file, or any `.data-NNNNN-of-MMMMM` shard. With `verify=True` every checksum is
     checked before returning (reading every byte once).
 
+    `path` may also be a URL (`s3://`, `gs://`, `https://`, any fsspec protocol): only the
+    index is fetched on open, and each read fetches its own byte range (see `ckptio.remote`;
+    `storage_options` go to fsspec).
+
     Raises NotFoundError when nothing matches, CorruptionError for damaged files.
     """
+    if is_url(path):
+        from .remote import open_url
+
+        return open_url(path, verify, storage_options=storage_options)  # type: ignore[arg-type]
     located = resolve(path)
     if located.format == "V2":
         core = _core.BundleReader(located.prefix)

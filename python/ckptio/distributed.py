@@ -1,0 +1,977 @@
+"""Scale-out conversion: many-shard checkpoints converted by many workers at once.
+
+    import ckptio.distributed as dist
+    report = dist.to_safetensors("gs://bucket/run/model.ckpt-100000", "out/",
+                                 max_shard_bytes=2 << 30)           # threads, in this process
+    from dask.distributed import Client
+    with Client("scheduler:8786") as client:                        # or a Dask cluster
+        dist.to_safetensors("s3://bucket/run/", "s3://bucket/hf/", client=client)
+        dist.rewrite("s3://bucket/run/", "/shared/out/model.ckpt-0", cast="bfloat16",
+                     client=client)
+
+One code path, two engines. The driver reads only the index, plans the output files (tensors
+ordered by where they are stored, then cut into output shards of at most `max_shard_bytes`)
+and submits one task per output shard. A task opens the source itself (once per worker
+process: the index is fetched once, and the data shards' sizes are handed over so that workers
+ask for none), reads exactly its tensors' byte ranges, streams them into its output file one
+tensor at a time, and returns what it wrote. The driver then assembles the index: the Hugging
+Face ``model.safetensors.index.json`` (``{"metadata": {"total_size": N}, "weight_map":
+{tensor: file}}``), or a TensorBundle ``.index`` naming every task's data file as one shard.
+
+Engines: by default a thread pool in this process (`max_workers` threads); pass a
+``dask.distributed.Client`` as `client` to run the same tasks on a Dask cluster, or any
+``concurrent.futures.Executor`` (a ``ProcessPoolExecutor``...). Workers must see the source
+(a URL, or a path on a shared filesystem) and the destination (a shared directory, or a URL:
+workers upload their files and the driver writes the index last).
+
+Memory: a worker holds at most the tensor it is writing plus its read-ahead window (remote
+sources: `RemoteOptions.window_bytes`), never a whole output file: safetensors files are
+written by a streaming writer here, not by the ``safetensors`` package (which wants every
+tensor of a file in memory at once).
+
+Outputs appear only when complete: files are written under temporary names and renamed into
+place (index last) once every task has succeeded; a failure removes what was written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from . import _core
+from ._dtypes import enum_for_name, numpy_dtypes
+from .errors import CheckpointError
+from .paths import is_url
+from .reader import Checkpoint
+from .reader import open as open_checkpoint
+
+__all__ = ["ShardedReport", "convert", "rewrite", "to_safetensors"]
+
+Select = Union[Callable[[str], bool], Iterable[str], None]
+Rename = Union[Mapping[str, str], Callable[[str], "str | None"], None]
+Progress = Callable[[int, int, str], None]
+
+OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
+INDEX_JSON = "model.safetensors.index.json"
+_DEFAULT_SHARD = 5 * 10**9  # Hugging Face's default max_shard_size ("5GB")
+
+
+@dataclass
+class ShardedReport:
+    """What a sharded conversion did.
+
+    Attributes:
+        path: the index written: the ``.safetensors.index.json`` file, or the bundle prefix.
+        format: "safetensors" or "checkpoint".
+        files: the data files written, in order.
+        written: {source name: name in the output}.
+        skipped: {source name: why it was not converted}.
+        nbytes: bytes of tensor data written.
+        verified: True when every file was read back and compared.
+        seconds: wall time of the whole conversion.
+        tasks: one dict per task (output file): ``file``, ``worker`` (host:pid), ``tensors``,
+            ``nbytes``, ``seconds``, ``fetched`` (bytes received, remote sources),
+            ``requests``, and ``peak_memory`` (growth of the worker's resident memory during
+            the task, in bytes; None where it cannot be measured or was not asked for).
+    """
+
+    path: str
+    format: str
+    files: list[str] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    nbytes: int = 0
+    verified: bool = False
+    seconds: float = 0.0
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def workers(self) -> dict[str, int]:
+        """{worker: tasks it ran}."""
+        counts: dict[str, int] = {}
+        for task in self.tasks:
+            counts[task["worker"]] = counts.get(task["worker"], 0) + 1
+        return counts
+
+
+# --------------------------------------------------------------------------- output locations
+
+
+class _Output:
+    """A destination directory: local, or a URL (fsspec)."""
+
+    def __init__(self, directory: str, storage_options: Mapping[str, Any] | None) -> None:
+        self.directory = directory
+        self.remote = is_url(directory)
+        self.storage_options = dict(storage_options or {})
+        self._fs: Any = None
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None:
+            from .remote import _filesystem
+
+            self._fs = _filesystem(self.directory, self.storage_options)
+        return self._fs
+
+    def join(self, name: str) -> str:
+        if self.remote:
+            return posixpath.join(self.directory.rstrip("/"), name)
+        return os.path.join(self.directory, name)
+
+    def exists(self, path: str) -> bool:
+        if self.remote:
+            return bool(self.fs.exists(self.fs._strip_protocol(path)))
+        return os.path.exists(path)
+
+    def prepare(self) -> None:
+        if self.remote:
+            return
+        if not os.path.isdir(self.directory):
+            raise CheckpointError("directory does not exist", file=self.directory)
+
+    def put_bytes(self, path: str, data: bytes) -> None:
+        """Write a small file (an index) in one step: temp + rename locally, one PUT remotely."""
+        if self.remote:
+            self.fs.pipe_file(self.fs._strip_protocol(path), data)
+            return
+        temp = f"{path}.tempstate{os.getpid()}"
+        try:
+            with open(temp, "wb") as f:
+                f.write(data)
+            os.replace(temp, path)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
+
+    def remove(self, path: str) -> None:
+        try:
+            if self.remote:
+                self.fs.rm_file(self.fs._strip_protocol(path))
+            elif os.path.exists(path):
+                os.remove(path)
+        except (OSError, FileNotFoundError):
+            pass
+
+
+def _upload(local: str, url: str, storage_options: Mapping[str, Any]) -> None:
+    from .remote import _filesystem
+
+    fs = _filesystem(url, storage_options)
+    fs.put_file(local, fs._strip_protocol(url))
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One task: tensors (source, target, cast dtype name or None) into one output file."""
+
+    file: str  # final name (local path or URL)
+    items: tuple[tuple[str, str, str | None], ...]
+    nbytes: int
+
+
+def _location(ckpt: Checkpoint, name: str) -> tuple[int, int]:
+    """Where a tensor is stored, to read tasks' tensors in file order."""
+    info = ckpt.info(name)
+    if info.shard is not None:
+        return (info.shard, info.offset or 0)
+    try:  # partitioned: where its first slice is
+        first = ckpt._core.info(ckpt._core.info(name)["slices"][0][2])
+        return (first["shard"], first["offset"])
+    except (IndexError, KeyError, TypeError):
+        return (1 << 62, 0)
+
+
+def _cut(
+    items: list[tuple[str, str, str | None, int]], max_shard_bytes: int
+) -> list[list[tuple[str, str, str | None, int]]]:
+    """Consecutive groups of at most max_shard_bytes (a larger tensor is a group alone)."""
+    groups: list[list[tuple[str, str, str | None, int]]] = []
+    size = 0
+    for item in items:
+        if not groups or (size + item[3] > max_shard_bytes and groups[-1]):
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += item[3]
+    return groups
+
+
+def _out_nbytes(ckpt: Checkpoint, name: str, cast: str | None) -> int:
+    info = ckpt.info(name)
+    if cast is None:
+        return info.nbytes
+    return info.size * numpy_dtypes()[enum_for_name(cast)].itemsize
+
+
+def _source_of(src: Any) -> tuple[Checkpoint, bool]:
+    if isinstance(src, Checkpoint):
+        return src, False
+    if isinstance(src, (str, os.PathLike)):
+        return open_checkpoint(src), True
+    raise TypeError(
+        "distributed conversion reads a checkpoint path, URL or Checkpoint (workers reopen it "
+        f"by path), not {type(src).__name__}"
+    )
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _engine(client: Any, max_workers: int | None) -> tuple[Executor, bool]:
+    """(executor, owned): a Dask client's executor, an Executor as given, or our threads."""
+    if client is None:
+        workers = max_workers or min(4, os.cpu_count() or 1)
+        return ThreadPoolExecutor(workers, thread_name_prefix="ckptio-convert"), True
+    if hasattr(client, "get_executor") and hasattr(client, "scheduler_info"):  # dask Client
+        return client.get_executor(pure=False), False
+    if hasattr(client, "submit"):
+        return client, False
+    raise TypeError(f"client must be a dask Client or an Executor, not {type(client).__name__}")
+
+
+def _run(
+    jobs: list[dict[str, Any]],
+    client: Any,
+    max_workers: int | None,
+    progress: Progress | None,
+) -> list[dict[str, Any]]:
+    """Submit every job, then collect the results in order (the first error is raised after
+    cancelling what has not started)."""
+    executor, owned = _engine(client, max_workers)
+    futures = [executor.submit(_task, job) for job in jobs]
+    results = []
+    try:
+        for done, future in enumerate(futures, 1):
+            results.append(future.result())
+            if progress is not None:
+                progress(done, len(jobs), results[-1]["file"])
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    finally:
+        if owned:
+            executor.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+# --------------------------------------------------------------------------- the task
+
+
+class _MemoryWatch:
+    """Peak growth of this process's resident memory while the block runs (Linux)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and os.path.exists("/proc/self/statm")
+        self.peak: int | None = None
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def __enter__(self) -> _MemoryWatch:
+        if self.enabled:
+            self._start = self._rss()
+            self.peak = 0
+            self._thread = threading.Thread(target=self._watch, daemon=True)
+            self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak or 0, self._rss() - self._start)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak or 0, self._rss() - self._start)
+
+
+def _open_source(job: Mapping[str, Any]) -> Checkpoint:
+    ckpt = job.get("ckpt")
+    if ckpt is not None and not ckpt.closed:
+        return ckpt
+    from .remote import _shared
+
+    return _shared(job["source"], job["storage_options"], job["known_sizes"])
+
+
+def _tensors(ckpt: Checkpoint, names: list[str], verify: bool) -> Iterator[tuple[str, Any]]:
+    read_many = getattr(ckpt, "read_many", None)
+    if read_many is not None:  # remote: merged, parallel read-ahead
+        yield from read_many(names, verify=verify)
+        return
+    for name in names:
+        yield name, ckpt.get_tensor(name, verify=verify)
+
+
+def _task(job: dict[str, Any]) -> dict[str, Any]:
+    """Run one part: read its tensors, write its file. Runs on a worker."""
+    import socket
+
+    started = time.perf_counter()
+    ckpt = _open_source(job)
+    before = dict(getattr(ckpt, "stats", {}) or {})
+    with _MemoryWatch(job["measure_memory"]) as watch:
+        if job["kind"] == "safetensors":
+            result = _write_safetensors_part(ckpt, job)
+        else:
+            result = _write_bundle_part(ckpt, job)
+    after = dict(getattr(ckpt, "stats", {}) or {})
+    result.update(
+        file=job["file"],
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        tensors=len(job["items"]),
+        seconds=time.perf_counter() - started,
+        fetched=after.get("bytes", 0) - before.get("bytes", 0),
+        requests=after.get("requests", 0) - before.get("requests", 0),
+        peak_memory=watch.peak,
+    )
+    return result
+
+
+def _local_target(job: Mapping[str, Any]) -> str:
+    """Where the task writes: a temporary name next to the final file, or a local temp file
+    that is uploaded (remote destinations)."""
+    if job["remote_out"]:
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="ckptio-part-", suffix=".tmp")
+        os.close(fd)
+        return path
+    return job["temp"]
+
+
+def _finish_file(job: Mapping[str, Any], local: str) -> None:
+    if job["remote_out"]:
+        try:
+            _upload(local, job["file"], job["out_options"])
+        finally:
+            os.remove(local)
+
+
+# ---- safetensors, streamed
+
+# numpy (ml_dtypes) dtype name -> safetensors dtype code.
+_ST_CODES = {
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "uint16": "U16",
+    "int16": "I16",
+    "uint32": "U32",
+    "int32": "I32",
+    "uint64": "U64",
+    "int64": "I64",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "float32": "F32",
+    "float64": "F64",
+    "complex64": "C64",
+    "float8_e4m3fn": "F8_E4M3",
+    "float8_e5m2": "F8_E5M2",
+    "float8_e4m3fnuz": "F8_E4M3FNUZ",
+    "float8_e5m2fnuz": "F8_E5M2FNUZ",
+}
+
+
+def _st_supports(dtype: Any) -> bool:
+    return getattr(dtype, "name", None) in _ST_CODES
+
+
+def _bytes_of(value: Any) -> Any:
+    import numpy as np
+
+    if not value.flags.c_contiguous:
+        value = value.copy(order="C")
+    return value.reshape(-1).view(np.uint8)
+
+
+def _write_safetensors_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, Any]:
+    """Header first (from the index: dtypes and shapes are known before any data is read),
+    then every tensor's bytes as it arrives; one tensor in memory at a time."""
+    table = numpy_dtypes()
+    dtypes, shapes = ckpt.dtypes(), ckpt.shapes()
+    header: dict[str, Any] = {}
+    if job["metadata"]:
+        header["__metadata__"] = dict(job["metadata"])
+    offset = 0
+    layout = []
+    for source, target, cast in job["items"]:
+        dtype = table[enum_for_name(cast)] if cast else dtypes[source]
+        shape = shapes[source]
+        n = 1
+        for d in shape:
+            n *= d
+        nbytes = n * dtype.itemsize
+        header[target] = {
+            "dtype": _ST_CODES[dtype.name],
+            "shape": list(shape),
+            "data_offsets": [offset, offset + nbytes],
+        }
+        layout.append((source, target, dtype, nbytes))
+        offset += nbytes
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * (-len(head) % 8)  # data starts 8-byte aligned, as the library writes it
+    local = _local_target(job)
+    digests = {}
+    try:
+        with open(local, "wb") as f:
+            f.write(struct.pack("<Q", len(head)))
+            f.write(head)
+            names = [source for source, _, _, _ in layout]
+            for (source, value), (_, target, dtype, nbytes) in zip(
+                _tensors(ckpt, names, job["verify"]), layout
+            ):
+                if value.dtype != dtype:
+                    value = value.astype(dtype)
+                data = _bytes_of(value)
+                if data.size != nbytes:
+                    raise CheckpointError(
+                        f"read {data.size} bytes, expected {nbytes}", file=ckpt.path, key=source
+                    )
+                f.write(data.data)
+                if job["verify"]:
+                    digests[target] = hashlib.blake2b(data.data, digest_size=16).digest()
+                del value, data
+        if job["verify"]:
+            _verify_safetensors_file(local, header, digests, job["file"])
+        _finish_file(job, local)
+    except BaseException:
+        if os.path.exists(local):
+            os.remove(local)
+        raise
+    return {"nbytes": offset, "weights": [target for _, target, _, _ in layout]}
+
+
+def _verify_safetensors_file(
+    path: str, header: Mapping[str, Any], digests: Mapping[str, bytes], shown: str
+) -> None:
+    import mmap
+
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        stored = json.loads(f.read(length))
+        if stored != json.loads(json.dumps(header)):
+            raise CheckpointError("verification failed: the header differs", file=shown)
+        if not digests:
+            return
+        start = 8 + length
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                for name, digest in digests.items():
+                    begin, end = header[name]["data_offsets"]
+                    got = hashlib.blake2b(view[start + begin : start + end], digest_size=16)
+                    if got.digest() != digest:
+                        raise CheckpointError(
+                            "verification failed: the stored bytes differ", file=shown, key=name
+                        )
+            finally:
+                view.release()
+
+
+# ---- TensorBundle parts
+
+
+def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, Any]:
+    """A one-shard bundle of this part's tensors; its entries go into the final index."""
+    from .writer import BundleWriter
+
+    if job["remote_out"]:
+        import tempfile
+
+        directory = tempfile.mkdtemp(prefix="ckptio-part-")
+        prefix = os.path.join(directory, "part")
+    else:
+        directory, prefix = None, job["temp"]
+    data_file = prefix + ".data-00000-of-00001"
+    try:
+        copies = {
+            source
+            for source, _, cast in job["items"]
+            if cast is None
+            and ckpt.format == "V2"
+            and not getattr(ckpt, "remote", False)
+            and not ckpt.info(source).sliced
+            and ckpt.info(source).dtype_name not in ("variant", "resource")
+        }
+        writer = BundleWriter(prefix, overwrite=True)
+        with writer:
+            casts = {source: cast for source, _, cast in job["items"]}
+            targets = {source: target for source, target, _ in job["items"]}
+            for source, _, _ in job["items"]:
+                if source in copies:  # the stored bytes and checksum, undecoded
+                    if job["verify"]:
+                        ckpt.verify(source)
+                    writer.add_copy(targets[source], ckpt, source)
+            rest = [source for source, _, _ in job["items"] if source not in copies]
+            for source, value in _tensors(ckpt, rest, job["verify"]):
+                writer.add(targets[source], value, dtype=casts[source])
+                del value
+        part = _core.BundleReader(prefix)
+        try:
+            entries = []
+            for _, target, _ in job["items"]:
+                d = part.info(target)
+                entries.append(
+                    (
+                        target,
+                        d["dtype_enum"],
+                        list(d["shape"]),
+                        d["offset"],
+                        d["size"],
+                        d["masked_crc32c"],
+                    )
+                )
+            if job["verify"]:
+                part.verify(None)
+        finally:
+            part.close()
+        os.remove(prefix + ".index")
+        if job["remote_out"]:
+            _upload(data_file, job["file"], job["out_options"])
+        else:
+            os.replace(data_file, job["temp"] + ".data")
+    except BaseException:
+        for leftover in (prefix + ".index", data_file):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        raise
+    finally:
+        if directory is not None:
+            import shutil
+
+            shutil.rmtree(directory, ignore_errors=True)
+    return {"nbytes": sum(e[4] for e in entries), "entries": entries}
+
+
+# --------------------------------------------------------------------------- the index writer
+# A TensorBundle index is a LevelDB-format table: sorted (key, BundleEntryProto) pairs after a
+# header entry under the empty key. Written here from the parts' entries, so that the data
+# files the workers wrote become the shards of one checkpoint without being copied.
+
+
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def _field_varint(number: int, v: int) -> bytes:
+    if v == 0:
+        return b""  # proto3 leaves defaults out
+    if v < 0:
+        v += 1 << 64
+    return _varint(number << 3) + _varint(v)
+
+
+def _field_bytes(number: int, data: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
+
+
+def _entry_proto(
+    dtype: int, dims: list[int], shard: int, offset: int, size: int, crc: int
+) -> bytes:
+    shape = b"".join(_field_bytes(2, _field_varint(1, d)) for d in dims)
+    return (
+        _field_varint(1, dtype)
+        + _field_bytes(2, shape)
+        + _field_varint(3, shard)
+        + _field_varint(4, offset)
+        + _field_varint(5, size)
+        + (_varint(6 << 3 | 5) + struct.pack("<I", crc) if crc else b"")
+    )
+
+
+def _header_proto(num_shards: int) -> bytes:
+    # num_shards, little-endian (the default, left out), version {producer: 1} as TF writes.
+    return _field_varint(1, num_shards) + _field_bytes(3, _field_varint(1, 1))
+
+
+def _masked_crc(data: bytes) -> int:
+    c = _core.crc32c(data)
+    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _block(entries: list[tuple[bytes, bytes]], restart_interval: int = 16) -> bytes:
+    out = bytearray()
+    restarts: list[int] = []
+    prev = b""
+    for i, (key, value) in enumerate(entries):
+        shared = 0
+        if i % restart_interval == 0:
+            restarts.append(len(out))
+        else:
+            limit = min(len(prev), len(key))
+            while shared < limit and prev[shared] == key[shared]:
+                shared += 1
+        out += _varint(shared) + _varint(len(key) - shared) + _varint(len(value))
+        out += key[shared:] + value
+        prev = key
+    for r in restarts or [0]:
+        out += struct.pack("<I", r)
+    out += struct.pack("<I", len(restarts or [0]))
+    return bytes(out)
+
+
+def _table(entries: list[tuple[bytes, bytes]], block_size: int = 4096) -> bytes:
+    """A table (uncompressed blocks) of sorted (key, value) pairs, as TF's TableBuilder."""
+    out = bytearray()
+
+    def write(contents: bytes) -> bytes:
+        handle = _varint(len(out)) + _varint(len(contents))
+        trailer = b"\0"  # no compression
+        out.extend(contents + trailer + struct.pack("<I", _masked_crc(contents + trailer)))
+        return handle
+
+    index: list[tuple[bytes, bytes]] = []
+    block: list[tuple[bytes, bytes]] = []
+    size = 0
+    for key, value in entries:
+        block.append((key, value))
+        size += len(key) + len(value) + 3
+        if size >= block_size:
+            # The block's last key is a valid separator: >= its keys, < the next block's.
+            index.append((key, write(_block(block))))
+            block, size = [], 0
+    if block:
+        index.append((block[-1][0], write(_block(block))))
+    meta = write(_block([]))
+    index_handle = write(_block(index, restart_interval=1))
+    footer = (meta + index_handle).ljust(40, b"\0") + struct.pack("<Q", 0xDB4775248B80FB57)
+    return bytes(out + footer)
+
+
+def _bundle_index(parts: list[list[tuple[str, int, list[int], int, int, int]]]) -> bytes:
+    entries = [(b"", _header_proto(len(parts)))]
+    for shard, part in enumerate(parts):
+        for name, dtype, dims, offset, size, crc in part:
+            key = name.encode("utf-8", "surrogateescape")
+            entries.append((key, _entry_proto(dtype, dims, shard, offset, size, crc)))
+    entries.sort(key=lambda kv: kv[0])
+    for (a, _), (b, _) in zip(entries, entries[1:]):
+        if a == b:
+            raise CheckpointError("two tensors would be written under one name", key=a.decode())
+    return _table(entries)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _jobs_common(
+    ckpt: Checkpoint,
+    client: Any,
+    storage_options: Mapping[str, Any] | None,
+    out: _Output,
+    verify: bool,
+    measure_memory: bool,
+) -> dict[str, Any]:
+    in_process = client is None
+    known_sizes: dict[str, int] = {}
+    if getattr(ckpt, "remote", False) and hasattr(ckpt, "_store"):
+        # Ask each data shard's size once here rather than once per worker.
+        for shard in sorted({ckpt._core.info(n)["data_path"] for n in _stored_keys(ckpt)}):
+            if shard is not None:
+                known_sizes[shard] = ckpt._store.size(shard)
+    return {
+        "source": ckpt.path,
+        "storage_options": dict(
+            storage_options if storage_options is not None else getattr(ckpt, "storage_options", {})
+        ),
+        "known_sizes": known_sizes,
+        "ckpt": ckpt if in_process else None,
+        "verify": verify,
+        "measure_memory": measure_memory,
+        "remote_out": out.remote,
+        "out_options": out.storage_options,
+    }
+
+
+def _stored_keys(ckpt: Checkpoint) -> list[str]:
+    """Every key holding data: unpartitioned tensors and the slices of partitioned ones."""
+    keys = []
+    for name in ckpt:
+        d = ckpt._core.info(name)
+        if d["sliced"]:
+            keys.extend(key for _, _, key in d["slices"])
+        else:
+            keys.append(name)
+    return keys
+
+
+def to_safetensors(
+    src: str | os.PathLike[str] | Checkpoint,
+    directory: str | os.PathLike[str],
+    *,
+    client: Any = None,
+    max_workers: int | None = None,
+    max_shard_bytes: int = _DEFAULT_SHARD,
+    select: Select = None,
+    rename: Rename = None,
+    cast: str | Mapping[str, str] | None = None,
+    unsupported: str = "raise",
+    metadata: Mapping[str, str] | None = None,
+    verify: bool = False,
+    overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+    output_storage_options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    measure_memory: bool = False,
+) -> ShardedReport:
+    """Convert `src` into sharded safetensors in `directory`, one task per output file.
+
+    Writes ``model-00001-of-0000N.safetensors``... and ``model.safetensors.index.json``
+    (``{"metadata": {"total_size": N}, "weight_map": {name: file}}``), the layout Hugging Face
+    loaders read. `directory` may be a URL (each worker uploads its file; the index goes last).
+
+    Args:
+        src: a checkpoint path or URL, or an open Checkpoint (workers reopen it by path).
+        client: None for a thread pool in this process, a ``dask.distributed.Client``, or any
+            ``concurrent.futures.Executor``.
+        max_workers: threads of the default pool (default: min(4, CPUs)).
+        max_shard_bytes: most tensor bytes per output file (a larger tensor gets a file alone).
+        select, rename, cast, unsupported, metadata: as `ckptio.to_safetensors`.
+        verify: check source checksums while reading, and read every written file back.
+        overwrite: replace existing output files.
+        storage_options: fsspec options of the source URL (default: those it was opened with).
+        output_storage_options: fsspec options of a destination URL.
+        progress: ``fn(done, total, file)`` after each task.
+        measure_memory: record each task's peak resident-memory growth (Linux).
+    """
+    from .convert import _plan
+
+    started = time.perf_counter()
+    ckpt, opened = _source_of(src)
+    out = _Output(os.fspath(directory), output_storage_options)
+    try:
+        out.prepare()
+        items, skipped = _plan(
+            ckpt,
+            _st_supports,
+            "safetensors",
+            select=select,
+            rename=rename,
+            cast=cast,
+            layout=None,
+            unsupported=unsupported,
+        )
+        planned = sorted(
+            (
+                (
+                    it.source,
+                    it.target,
+                    it.cast.name if it.cast is not None else None,
+                    _out_nbytes(ckpt, it.source, it.cast.name if it.cast is not None else None),
+                )
+                for it in items
+            ),
+            key=lambda t: _location(ckpt, t[0]),
+        )
+        groups = _cut(planned, max_shard_bytes) if planned else []
+        n = len(groups)
+        names = [f"model-{k + 1:05d}-of-{n:05d}.safetensors" for k in range(n)]
+        index_path = out.join(INDEX_JSON)
+        if not overwrite:
+            for path in [index_path, *(out.join(name) for name in names)]:
+                if out.exists(path):
+                    raise CheckpointError("file exists (pass overwrite=True to replace it)", path)
+        token = uuid.uuid4().hex[:12]
+        common = _jobs_common(ckpt, client, storage_options, out, verify, measure_memory)
+        jobs = []
+        for name, group in zip(names, groups):
+            final = out.join(name)
+            jobs.append(
+                {
+                    **common,
+                    "kind": "safetensors",
+                    "file": final,
+                    "temp": f"{final}.tempstate{token}",
+                    "items": [(s, t, c) for s, t, c, _ in group],
+                    "metadata": dict(metadata) if metadata else None,
+                }
+            )
+        try:
+            results = _run(jobs, client, max_workers, progress)
+            if not out.remote:
+                for job in jobs:
+                    os.replace(job["temp"], job["file"])
+        except BaseException:
+            for job in jobs:
+                out.remove(job["temp"])
+                if out.remote:
+                    out.remove(job["file"])
+            raise
+        weight_map = {}
+        for name, result in zip(names, results):
+            for target in result["weights"]:
+                weight_map[target] = name
+        total = sum(r["nbytes"] for r in results)
+        manifest = {"metadata": {"total_size": total}, "weight_map": weight_map}
+        out.put_bytes(index_path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+        report = ShardedReport(
+            path=index_path,
+            format="safetensors",
+            files=[out.join(name) for name in names],
+            written={s: t for s, t, _, _ in planned},
+            skipped=skipped,
+            nbytes=total,
+            verified=verify,
+            tasks=[{k: v for k, v in r.items() if k != "weights"} for r in results],
+        )
+    finally:
+        if opened:
+            ckpt.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def rewrite(
+    src: str | os.PathLike[str] | Checkpoint,
+    dst: str | os.PathLike[str],
+    *,
+    client: Any = None,
+    max_workers: int | None = None,
+    max_shard_bytes: int = _DEFAULT_SHARD,
+    select: Select = None,
+    rename: Rename = None,
+    cast: str | Mapping[str, str] | None = None,
+    keep_object_graph: bool = False,
+    verify: bool = False,
+    overwrite: bool = False,
+    update_state: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+    output_storage_options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    measure_memory: bool = False,
+) -> ShardedReport:
+    """Write a new TensorBundle checkpoint at `dst` from `src`, one task per data shard.
+
+    The options are those of `ckptio.rewrite` (select, rename, cast, keep_object_graph,
+    overwrite, update_state) plus the engine's (see `to_safetensors`). Each task writes one
+    data shard (``dst.data-0000k-of-0000N``) of at most `max_shard_bytes` (bigger tensors get
+    a shard alone); the driver then writes ``dst.index`` over all of them. Tensors of a local
+    source that are neither cast nor partitioned are copied byte for byte (checksums kept);
+    the rest are re-encoded. `dst` may be a URL (then `update_state` is not available).
+    Works on remote sources too, which `ckptio.rewrite` cannot copy from.
+    """
+    from .writer import _cast_table
+    from .writer import rewrite as plan_rewrite
+
+    started = time.perf_counter()
+    ckpt, opened = _source_of(src)
+    dst = os.fspath(dst)
+    out = _Output(
+        posixpath.dirname(dst) if is_url(dst) else (os.path.dirname(dst) or "."),
+        output_storage_options,
+    )
+    try:
+        out.prepare()
+        if out.remote and update_state:
+            raise CheckpointError("update_state is for local checkpoints", file=dst)
+        plan = plan_rewrite(
+            ckpt,
+            dst,
+            select=select,
+            rename=rename,
+            keep_object_graph=keep_object_graph,
+            overwrite=overwrite,
+            dry_run=True,
+        )
+        casts = _cast_table(cast, ckpt, plan)
+        planned = sorted(
+            (
+                (source, target, casts.get(source), _out_nbytes(ckpt, source, casts.get(source)))
+                for source, target in plan.items()
+            ),
+            key=lambda t: _location(ckpt, t[0]),
+        )
+        groups = _cut(planned, max_shard_bytes) if planned else [[]]
+        n = len(groups)
+        files = [f"{dst}.data-{k:05d}-of-{n:05d}" for k in range(n)]
+        if not overwrite and out.exists(dst + ".index"):
+            raise CheckpointError(
+                "a checkpoint already exists here (pass overwrite=True to replace it)",
+                file=dst + ".index",
+            )
+        token = uuid.uuid4().hex[:12]
+        common = _jobs_common(ckpt, client, storage_options, out, verify, measure_memory)
+        jobs = [
+            {
+                **common,
+                "kind": "bundle",
+                "file": final,
+                "temp": f"{dst}.part{k:05d}.tempstate{token}",
+                "items": [(s, t, c) for s, t, c, _ in group],
+                "metadata": None,
+            }
+            for k, (final, group) in enumerate(zip(files, groups))
+        ]
+        try:
+            results = _run(jobs, client, max_workers, progress)
+            index = _bundle_index([r["entries"] for r in results])
+            if not out.remote:
+                for job in jobs:
+                    os.replace(job["temp"] + ".data", job["file"])
+                # Shards that an earlier checkpoint of more shards left under this prefix are
+                # not ours to delete: TF ignores them (the index names the shard count).
+            out.put_bytes(dst + ".index", index)
+        except BaseException:
+            for job in jobs:
+                out.remove(job["temp"] + ".data")
+                if out.remote:
+                    out.remove(job["file"])
+            raise
+        if update_state:
+            from .writer import update_checkpoint_state
+
+            update_checkpoint_state(dst)
+        report = ShardedReport(
+            path=dst,
+            format="checkpoint",
+            files=files,
+            written=dict(plan),
+            nbytes=sum(r["nbytes"] for r in results),
+            verified=verify,
+            tasks=[{k: v for k, v in r.items() if k != "entries"} for r in results],
+        )
+    finally:
+        if opened:
+            ckpt.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def convert(
+    src: str | os.PathLike[str] | Checkpoint,
+    dst: str | os.PathLike[str],
+    to: str = "safetensors",
+    **options: Any,
+) -> ShardedReport:
+    """`to_safetensors` (`to="safetensors"`, `dst` a directory) or `rewrite`
+    (`to="checkpoint"`, `dst` a prefix), with their options."""
+    if to == "safetensors":
+        return to_safetensors(src, dst, **options)
+    if to == "checkpoint":
+        return rewrite(src, dst, **options)
+    raise ValueError(f"unknown format {to!r} (known: 'safetensors', 'checkpoint')")

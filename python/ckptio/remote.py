@@ -1,0 +1,960 @@
+"""Checkpoints in object storage: `ckptio.open("s3://bucket/run/model.ckpt-1000")`.
+
+    import ckptio
+    with ckptio.open("gs://bucket/run/") as ckpt:       # fetches the .index, nothing else
+        print(ckpt.shapes())
+        emb = ckpt.get_slice("embedding")[1000:2000]   # fetches only those rows' bytes
+        ckpt.prefetch(["dense/kernel", "dense/bias"])   # neighbours in one request, in parallel
+        kernel = ckpt["dense/kernel"]                  # served from the prefetched bytes
+
+Any fsspec URL works (``s3://``, ``gs://``, ``az://``, ``http(s)://``, ``memory://``...):
+``pip install 'ckptio[s3]'`` (or ``[gcs]``, or ``[remote]`` for fsspec alone). fsspec is
+imported only when a URL is opened, so ``import ckptio`` stays light.
+
+How the bytes move. The C++ reader is the same one that maps local files; here it is given an
+opener whose sources fetch byte ranges:
+
+* the ``.index`` is fetched whole, in one request (an open-ended ranged GET); listing, shapes
+  and dtypes need nothing else;
+* a data shard's size is asked (one HEAD) the first time one of its tensors is read;
+* a tensor read fetches exactly the tensor's byte range (large ranges in parallel parts);
+  `Checkpoint.get_slice` on an unpartitioned tensor fetches only the span its region covers;
+* `RemoteCheckpoint.prefetch` and `RemoteCheckpoint.read_many` merge neighbouring ranges into
+  one request and keep several requests in flight; the fetched bytes wait in a bounded cache
+  and are dropped as soon as the reads they were fetched for have taken them.
+
+Transient failures (connection errors, timeouts, HTTP 5xx and 429) are retried with
+exponential backoff, a bounded number of times. A response shorter than asked is retried too,
+then reported as a CorruptionError naming the URL. Missing objects raise NotFoundError; refused
+credentials raise CheckpointError saying so. Checksums are checked when asked (``verify=True``),
+exactly as for local files.
+
+Legacy V1 checkpoints (one table holding data and index) are downloaded to a temporary
+directory and read from there: their layout has no index to fetch on its own.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _core
+from ._dtypes import STRING_ENUM, numpy_dtypes
+from .errors import CheckpointError, CorruptionError, NotFoundError
+from .paths import _DATA_SUFFIX, _STATE_LINE, _TEMP_SUFFIX, Resolved, _unescape_text_proto, is_url
+from .reader import Checkpoint, _basic_region
+
+__all__ = [
+    "RemoteCheckpoint",
+    "RemoteOptions",
+    "is_url",
+    "latest_checkpoint_url",
+    "open_url",
+    "read_checkpoint_state_url",
+    "resolve_url",
+]
+
+_MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """How remote reads are made.
+
+    Attributes:
+        attempts: tries per request before giving up (transient errors and short responses).
+        backoff: seconds before the first retry; doubled each time (with jitter), up to
+            `max_backoff`.
+        max_backoff: longest wait between two tries, in seconds.
+        max_concurrency: requests in flight at once for one checkpoint.
+        part_bytes: a single range larger than this is fetched as parallel parts of this size
+            (then joined: the range is briefly held twice).
+        coalesce_gap: `prefetch` merges two ranges of the same shard into one request when at
+            most this many unneeded bytes lie between them.
+        max_request_bytes: `prefetch` does not merge ranges into requests larger than this.
+        cache_bytes: most bytes `prefetch` keeps waiting for their reads; older blocks are
+            dropped first (and fetched again if still wanted).
+        window_bytes: `read_many` prefetches this many bytes ahead of the tensor it returns.
+    """
+
+    attempts: int = 5
+    backoff: float = 0.2
+    max_backoff: float = 10.0
+    max_concurrency: int = 8
+    part_bytes: int = 32 * _MiB
+    coalesce_gap: int = 1 * _MiB
+    max_request_bytes: int = 64 * _MiB
+    cache_bytes: int = 512 * _MiB
+    window_bytes: int = 64 * _MiB
+
+
+@dataclass
+class RemoteStats:
+    """Requests made and bytes received for one checkpoint (all threads)."""
+
+    gets: int = 0
+    heads: int = 0
+    lists: int = 0
+    bytes: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def requests(self) -> int:
+        return self.gets + self.heads + self.lists
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            names = ("gets", "heads", "lists", "bytes", "retries", "cache_hits")
+            counts = {name: getattr(self, name) for name in names}
+        counts["requests"] = counts["gets"] + counts["heads"] + counts["lists"]
+        return counts
+
+
+# --------------------------------------------------------------------------- errors and retries
+
+# Exception classes of the HTTP stacks under fsspec (aiohttp, botocore, requests, urllib3,
+# google-auth), matched by name so that none of them has to be imported to classify errors.
+_TRANSIENT_NAMES = frozenset(
+    {
+        "ClientPayloadError",
+        "ServerDisconnectedError",
+        "ClientConnectionError",
+        "ClientConnectorError",
+        "ClientOSError",
+        "ServerTimeoutError",
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "IncompleteReadError",
+        "ResponseStreamingError",
+        "ProtocolError",
+        "ChunkedEncodingError",
+        "FSTimeoutError",
+        "TransportError",
+        "RetryError",
+    }
+)
+_AUTH_NAMES = frozenset(
+    {
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+        "DefaultCredentialsError",
+        "RefreshError",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+    }
+)
+_TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EBUSY,  # s3fs: 503 SlowDown / ServiceUnavailable, 409
+        getattr(errno, "EREMOTEIO", 121),  # s3fs: 500 InternalError
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ECONNREFUSED,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+        errno.EAGAIN,
+    }
+)
+
+
+def _status_of(exc: BaseException) -> int | None:
+    """The HTTP status an exception carries, where its library records one."""
+    for attr in ("status", "status_code", "code"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int) and 100 <= value < 600:
+            return value
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):  # botocore ClientError
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if isinstance(status, int):
+            return status
+    return None
+
+
+def _kind(exc: BaseException) -> str:
+    """The kind of failure: "missing", "auth", "transient" or "fatal"."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if isinstance(exc, FileNotFoundError) or "NoSuchKey" in names or "NoSuchBucket" in names:
+        return "missing"
+    status = _status_of(exc)
+    if isinstance(exc, PermissionError) or names & _AUTH_NAMES or status in (401, 403):
+        return "auth"
+    if status == 404:
+        return "missing"
+    if status is not None and (status >= 500 or status in (408, 429)):
+        return "transient"
+    if isinstance(exc, (ConnectionError, TimeoutError)) or names & _TRANSIENT_NAMES:
+        return "transient"
+    if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
+        return "transient"
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and cause is not exc and _kind(cause) == "transient":
+        return "transient"
+    return "fatal"
+
+
+class _Truncated(Exception):
+    def __init__(self, got: int, wanted: int) -> None:
+        super().__init__(f"got {got} of {wanted} bytes")
+        self.got, self.wanted = got, wanted
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class _Block:
+    """Prefetched bytes of one shard, waiting for the reads they were fetched for."""
+
+    __slots__ = ("future", "pending", "start", "stop", "url")
+
+    def __init__(self, url: str, start: int, stop: int, future: Future[bytes]) -> None:
+        self.url, self.start, self.stop, self.future = url, start, stop, future
+        self.pending: set[tuple[int, int]] = set()  # (offset, n) not read yet
+
+
+class _Store:
+    """One filesystem plus what is known about its objects: sizes, the fetched index, the
+    prefetch cache and the request counters. Thread-safe."""
+
+    def __init__(self, fs: Any, options: RemoteOptions) -> None:
+        self.fs = fs
+        self.options = options
+        self.stats = RemoteStats()
+        self._lock = threading.Lock()
+        self._sizes: dict[str, int] = {}
+        self._whole: dict[str, bytes] = {}
+        self._blocks: list[_Block] = []  # oldest first
+        self._cached = 0
+        self._pool: ThreadPoolExecutor | None = None
+
+    # -- plumbing ------------------------------------------------------------------
+    def _path(self, url: str) -> str:
+        return self.fs._strip_protocol(url)
+
+    def pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max(1, self.options.max_concurrency), thread_name_prefix="ckptio-fetch"
+                )
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._blocks.clear()
+            self._cached = 0
+            self._whole.clear()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def retry(self, what: str, url: str, call: Callable[[], Any], wanted: int | None = None) -> Any:
+        """`call()` with retries; `wanted` bytes are expected back when given.
+
+        Raises FileNotFoundError for a missing object, _Truncated for a response that stayed
+        short, and CheckpointError (naming the URL) for everything else."""
+        opts = self.options
+        attempts = max(1, opts.attempts)
+        for attempt in range(attempts):
+            if attempt:
+                self.stats.add(retries=1)
+                delay = min(opts.max_backoff, opts.backoff * 2 ** (attempt - 1))
+                time.sleep(delay * (0.5 + random.random()))  # jitter: spread retries out
+            try:
+                result = call()
+            except Exception as exc:
+                kind = _kind(exc)
+                if kind == "missing":
+                    raise FileNotFoundError(f"no such object: {url}") from exc
+                if kind == "auth":
+                    raise CheckpointError(
+                        f"access denied while trying to {what} (check credentials and "
+                        f"permissions): {type(exc).__name__}: {exc}",
+                        file=url,
+                    ) from exc
+                if kind == "fatal" or attempt == attempts - 1:
+                    tries = f" after {attempt + 1} attempts" if attempt else ""
+                    raise CheckpointError(
+                        f"failed to {what}{tries}: {type(exc).__name__}: {exc}", file=url
+                    ) from exc
+                continue
+            if wanted is not None and len(result) != wanted:
+                if len(result) > wanted:  # a server that ignored the Range header
+                    raise CorruptionError(
+                        f"response to {what} holds {len(result)} bytes, not the {wanted} asked",
+                        file=url,
+                    )
+                if attempt == attempts - 1:
+                    raise _Truncated(len(result), wanted)
+                continue
+            return result
+        raise AssertionError("unreachable")
+
+    # -- object metadata -------------------------------------------------------------
+    def size(self, url: str) -> int:
+        with self._lock:
+            if url in self._sizes:
+                return self._sizes[url]
+            if url in self._whole:
+                return len(self._whole[url])
+        self.stats.add(heads=1)
+        info = self.retry("get the object's size", url, lambda: self.fs.info(self._path(url)))
+        if info.get("type") == "directory":
+            raise FileNotFoundError(f"no such object (a directory): {url}")
+        size = int(info["size"])
+        with self._lock:
+            self._sizes[url] = size
+        return size
+
+    def known_sizes(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._sizes)
+
+    def seed_sizes(self, sizes: Mapping[str, int]) -> None:
+        """Record object sizes known from elsewhere (a listing, another process's HEADs)."""
+        with self._lock:
+            self._sizes.update(sizes)
+
+    def exists(self, url: str) -> bool:
+        try:
+            self.size(url)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def listing(self, url: str) -> list[dict[str, Any]]:
+        self.stats.add(lists=1)
+        entries = self.retry("list", url, lambda: self.fs.ls(self._path(url), detail=True))
+        found = []
+        protocol = url.split("://", 1)[0]
+        for entry in entries:
+            name = entry["name"]
+            full = name if is_url(name) else f"{protocol}://{name.lstrip('/')}"
+            if entry.get("type") == "file" and entry.get("size") is not None:
+                with self._lock:
+                    self._sizes[full] = int(entry["size"])
+            found.append({**entry, "url": full})
+        return found
+
+    def glob(self, pattern: str) -> list[str]:
+        self.stats.add(lists=1)
+        names = self.retry("glob", pattern, lambda: self.fs.glob(self._path(pattern)))
+        protocol = pattern.split("://", 1)[0]
+        return sorted(n if is_url(n) else f"{protocol}://{n.lstrip('/')}" for n in names)
+
+    # -- bytes ---------------------------------------------------------------------
+    def fetch_whole(self, url: str) -> bytes:
+        """The whole object in one request (an open-ended ranged GET: no HEAD first)."""
+
+        def call() -> bytes:
+            self.stats.add(gets=1)
+            data = self.fs.cat_file(self._path(url), start=0, end=None)
+            self.stats.add(bytes=len(data))
+            return data
+
+        data = self.retry("fetch", url, call)
+        with self._lock:
+            self._sizes[url] = len(data)
+        return data
+
+    def keep_whole(self, url: str, data: bytes) -> None:
+        with self._lock:
+            self._whole[url] = data
+
+    def take_whole(self, url: str) -> bytes | None:
+        with self._lock:
+            return self._whole.pop(url, None)
+
+    def _get(self, url: str, start: int, n: int) -> bytes:
+        """Exactly [start, start+n) in one request, retried."""
+
+        def call() -> bytes:
+            self.stats.add(gets=1)
+            data = self.fs.cat_file(self._path(url), start=start, end=start + n)
+            self.stats.add(bytes=len(data))
+            return data
+
+        return self.retry(f"fetch bytes {start}-{start + n - 1}", url, call, wanted=n)
+
+    def fetch(self, url: str, start: int, n: int) -> bytes:
+        """Exactly [start, start+n): from the prefetch cache, or fetched (in parallel parts
+        when large). Raises _Truncated when the server keeps answering short."""
+        if n == 0:
+            return b""
+        cached = self._from_cache(url, start, n)
+        if cached is not None:
+            return cached
+        part = max(1, self.options.part_bytes)
+        if n <= part or self.options.max_concurrency <= 1:
+            return self._get(url, start, n)
+        futures = [
+            self.pool().submit(self._get, url, s, min(part, start + n - s))
+            for s in range(start, start + n, part)
+        ]
+        try:
+            return b"".join(f.result() for f in futures)
+        finally:
+            for f in futures:
+                f.cancel()
+
+    # -- prefetch cache --------------------------------------------------------------
+    def prefetch(self, ranges: Iterable[tuple[str, int, int]]) -> list[Future[bytes]]:
+        """Start fetching (url, offset, n) ranges: neighbours merged into one request, up to
+        `max_concurrency` requests in flight. Reads of exactly these ranges then wait for and
+        take the bytes from the cache."""
+        opts = self.options
+        wanted = sorted({r for r in ranges if r[2] > 0})
+        with self._lock:
+            wanted = [r for r in wanted if not self._covering(*r)]
+        groups: list[list[tuple[str, int, int]]] = []
+        for r in wanted:
+            if groups:
+                last = groups[-1]
+                url, start = last[0][0], last[0][1]
+                end = max(o + n for _, o, n in last)
+                if (
+                    r[0] == url
+                    and r[1] - end <= opts.coalesce_gap
+                    and max(end, r[1] + r[2]) - start <= opts.max_request_bytes
+                ):
+                    last.append(r)
+                    continue
+            groups.append([r])
+        futures = []
+        for group in groups:
+            url = group[0][0]
+            start = group[0][1]
+            stop = max(o + n for _, o, n in group)
+            # One request per block (never parted: parts would wait on this same pool).
+            future = self.pool().submit(self._get, url, start, stop - start)
+            block = _Block(url, start, stop, future)
+            block.pending = {(o, n) for _, o, n in group}
+            with self._lock:
+                self._blocks.append(block)
+                self._cached += stop - start
+                self._evict_locked()
+            futures.append(future)
+        return futures
+
+    def _covering(self, url: str, offset: int, n: int) -> _Block | None:
+        for block in self._blocks:
+            if block.url == url and block.start <= offset and offset + n <= block.stop:
+                return block
+        return None
+
+    def _evict_locked(self) -> None:
+        while self._cached > self.options.cache_bytes and len(self._blocks) > 1:
+            old = self._blocks.pop(0)
+            self._cached -= old.stop - old.start
+
+    def _from_cache(self, url: str, offset: int, n: int) -> bytes | None:
+        with self._lock:
+            block = self._covering(url, offset, n)
+            if block is None:
+                return None
+            block.pending.discard((offset, n))
+            if not block.pending:  # every read it was fetched for has had its bytes
+                self._blocks.remove(block)
+                self._cached -= block.stop - block.start
+        try:
+            data = block.future.result()
+        except Exception:
+            return None  # fetch it again on its own: errors are reported for that read
+        self.stats.add(cache_hits=1)
+        if block.start == offset and len(data) == n:
+            return data
+        begin = offset - block.start
+        return data[begin : begin + n]
+
+
+class _Source:
+    """What the C++ reader reads through: a `size` and `read(offset, n)`."""
+
+    def __init__(self, store: _Store, url: str, size: int, data: bytes | None = None) -> None:
+        self._store, self._url, self.size, self._data = store, url, size, data
+
+    def read(self, offset: int, n: int) -> bytes:
+        if self._data is not None:
+            if offset == 0 and n == len(self._data):
+                data, self._data = self._data, None  # the index is read once: let it go
+                return data
+            return self._data[offset : offset + n]
+        try:
+            return self._store.fetch(self._url, offset, n)
+        except _Truncated as exc:
+            # Handing back the short bytes makes the core raise its CorruptionError ("short
+            # read: got X of N bytes") naming this URL and the tensor.
+            return b"\0" * exc.got
+        except CheckpointError as exc:
+            raise OSError(exc.message) from exc  # the core adds the URL and the tensor name
+
+
+def _opener(store: _Store) -> Callable[[str], _Source]:
+    def open_source(url: str) -> _Source:
+        data = store.take_whole(url)
+        if data is None and url.endswith(".index"):
+            data = store.fetch_whole(url)  # one request, no HEAD: the index is read whole
+        if data is not None:
+            return _Source(store, url, len(data), data)
+        try:
+            return _Source(store, url, store.size(url))
+        except CheckpointError as exc:
+            raise OSError(exc.message) from exc
+
+    return open_source
+
+
+# --------------------------------------------------------------------------- the checkpoint
+
+
+class RemoteCheckpoint(Checkpoint):
+    """A V2 checkpoint read from a URL: the `Checkpoint` API, plus prefetching and counters.
+
+    Arrays own the bytes fetched for them (there is no mapping to keep alive); reading the same
+    tensor twice fetches it twice unless it was prefetched again in between.
+    """
+
+    remote = True
+
+    def __init__(self, core: Any, url: str, store: _Store, storage_options: dict | None) -> None:
+        super().__init__(core, url, "V2")
+        self._store = store
+        self.storage_options = dict(storage_options or {})
+        """The fsspec options the checkpoint was opened with (workers reopen it with them)."""
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Requests made (``gets``, ``heads``, ``lists``, ``requests``), ``bytes`` received,
+        ``retries`` and prefetch ``cache_hits`` so far."""
+        return self._store.stats.as_dict()
+
+    @property
+    def options(self) -> RemoteOptions:
+        return self._store.options
+
+    def shard_sizes(self) -> dict[str, int]:
+        """{data shard URL: size} for the shards asked about so far (see `open_url`'s
+        `known_sizes`: other processes can skip those HEAD requests)."""
+        return self._store.known_sizes()
+
+    def _ranges(self, names: Iterable[str]) -> list[tuple[str, int, int]]:
+        """(shard URL, offset, size) of each stored record behind `names`."""
+        ranges = []
+        for name in names:
+            info = self._require(name)
+            keys = [key for _, _, key in info["slices"]] if info["sliced"] else [name]
+            for key in keys:
+                d = info if key is name else self._core.info(key)
+                if d["data_path"] is not None and d["size"] > 0:
+                    ranges.append((d["data_path"], d["offset"], d["size"]))
+        return ranges
+
+    def prefetch(self, names: Iterable[str], *, wait: bool = False) -> int:
+        """Start fetching the bytes of `names` (partitioned tensors: all their slices).
+
+        Neighbouring ranges of a shard are merged into one request (gaps up to
+        `RemoteOptions.coalesce_gap`), and up to `max_concurrency` requests run at once. The
+        following reads of these tensors take their bytes from the cache, waiting for them if
+        needed; each block is dropped once every read it was fetched for has happened, and the
+        cache never holds more than `cache_bytes` (oldest blocks are dropped first). With
+        `wait=True`, returns once everything has arrived. Returns the bytes requested.
+        """
+        ranges = self._ranges(names)
+        futures = self._store.prefetch(ranges)
+        if wait:
+            for f in futures:
+                f.exception()  # errors are raised by the reads themselves
+        return sum(n for _, _, n in ranges)
+
+    def read_many(
+        self, names: Iterable[str], *, verify: bool = False, copy: bool = False
+    ) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, array) for each of `names`, in order, fetching ahead.
+
+        While one window of tensors (`RemoteOptions.window_bytes`) is handed out, the next is
+        being fetched (merged and in parallel, as `prefetch`). Memory stays near two windows
+        plus the tensor in hand (a tensor larger than a window is a window of its own).
+        """
+        names = list(names)
+        window = max(1, self.options.window_bytes)
+        windows: list[list[str]] = []
+        current: list[str] = []
+        size = 0
+        for name in names:
+            nbytes = sum(n for _, _, n in self._ranges([name]))
+            if current and size + nbytes > window:
+                windows.append(current)
+                current, size = [], 0
+            current.append(name)
+            size += nbytes
+        if current:
+            windows.append(current)
+        if windows:
+            self.prefetch(windows[0])
+        for i, chunk in enumerate(windows):
+            if i + 1 < len(windows):
+                self.prefetch(windows[i + 1])
+            for name in chunk:
+                yield name, self.get_tensor(name, copy=copy, verify=verify)
+
+    def _read_region(self, info: dict[str, Any], index: Any) -> np.ndarray:
+        """`TensorSlice[index]` of an unpartitioned tensor: fetch only the contiguous byte span
+        the region covers (for rows along axis 0, exactly those rows), then index it."""
+        name = info["name"]
+        dtype = numpy_dtypes().get(info["dtype_enum"])
+        shape = tuple(info["shape"])
+        basic = _basic_region(index, shape)
+        if (
+            basic is None
+            or dtype is None
+            or info["dtype_enum"] == STRING_ENUM
+            or info["size"] != info["num_elements"] * dtype.itemsize
+            or info["data_path"] is None
+        ):
+            # Strings, odd layouts and damaged entries: the whole-tensor path handles (and
+            # reports) them.
+            return self.get_tensor(name)[index]
+        region, squeeze = basic
+        itemsize = dtype.itemsize
+        strides = [itemsize] * len(shape)
+        for axis in range(len(shape) - 2, -1, -1):
+            strides[axis] = strides[axis + 1] * shape[axis + 1]
+        out_shape = tuple(len(r) for r in region)
+        if 0 in out_shape:
+            out = np.empty(out_shape, dtype)
+        else:
+            first = sum(r.start * s for r, s in zip(region, strides))
+            last = sum((r.start + (len(r) - 1) * r.step) * s for r, s in zip(region, strides))
+            span = last + itemsize - first
+            url = info["data_path"]
+            try:
+                shard_size = self._store.size(url)
+            except FileNotFoundError as exc:
+                raise NotFoundError(
+                    f"missing or unreadable data shard: {exc}", file=url, key=name
+                ) from exc
+            if info["offset"] + info["size"] > shard_size:
+                return self.get_tensor(name)[index]  # reports the damaged entry
+            try:
+                data = self._store.fetch(url, info["offset"] + first, span)
+            except _Truncated as exc:
+                raise CorruptionError(
+                    f"truncated response: got {exc.got} of {exc.wanted} bytes", file=url, key=name
+                ) from exc
+            except CheckpointError as exc:
+                raise type(exc)(exc.message, file=exc.file or url, key=name) from exc
+            strided = np.ndarray(
+                out_shape,
+                dtype,
+                buffer=data,
+                strides=tuple(r.step * s for r, s in zip(region, strides)),
+            )
+            out = strided.copy()  # compact: drop the unselected bytes of the span
+        out.flags.writeable = False
+        return out[squeeze] if squeeze else out
+
+    def close(self) -> None:
+        super().close()
+        self._store.close()
+
+
+class _DownloadedCheckpoint(Checkpoint):
+    """A V1 checkpoint read from a local copy (its files are mapped, then unlinked)."""
+
+    remote = True
+
+
+# --------------------------------------------------------------------------- locating
+
+
+def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> Any:
+    try:
+        import fsspec
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"reading {url.split('://')[0]}:// URLs needs fsspec and the filesystem's package: "
+            "pip install 'ckptio[remote]' (or 'ckptio[s3]', 'ckptio[gcs]')"
+        ) from exc
+    try:
+        fs, _ = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
+    except ImportError as exc:
+        raise ImportError(f"{exc} (pip install 'ckptio[s3]' or 'ckptio[gcs]')") from exc
+    return fs
+
+
+def _store_for(
+    url: str,
+    storage_options: Mapping[str, Any] | None,
+    options: RemoteOptions | None,
+    fs: Any = None,
+) -> _Store:
+    return _Store(
+        fs if fs is not None else _filesystem(url, storage_options), options or RemoteOptions()
+    )
+
+
+def _join(directory: str, name: str) -> str:
+    if is_url(name) or name.startswith("/"):
+        return name
+    return posixpath.join(directory.rstrip("/"), name)
+
+
+def _read_state(store: _Store, directory: str, latest_filename: str) -> list[str] | None:
+    state_url = _join(directory, latest_filename)
+    try:
+        text = store.fetch_whole(state_url).decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return None
+    latest = None
+    others: list[str] = []
+    for line in text.splitlines():
+        m = _STATE_LINE.match(line)
+        if not m:
+            continue
+        name, value = m.group(1), _unescape_text_proto(m.group(2))
+        if name == "model_checkpoint_path":
+            latest = value
+        elif name == "all_model_checkpoint_paths":
+            others.append(value)
+    if not latest:
+        raise CorruptionError("invalid checkpoint state: no model_checkpoint_path", file=state_url)
+    # Relative entries are relative to the directory, as in TF; absolute local paths (TF1
+    # savers wrote them) are kept and resolved against the directory by name later.
+    return [_join(directory, p) for p in [latest, *others]]
+
+
+def read_checkpoint_state_url(
+    directory: str,
+    latest_filename: str = "checkpoint",
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> list[str] | None:
+    """`ckptio.paths.read_checkpoint_state` for a directory URL: the checkpoints its state
+    file names, newest first, or None when it has none."""
+    store = _store_for(directory, storage_options, None)
+    return _read_state(store, directory, latest_filename)
+
+
+def _latest(store: _Store, directory: str, latest_filename: str) -> str | None:
+    state = _read_state(store, directory, latest_filename)
+    if state is None:
+        return None
+    candidates = [state[0]]
+    if not is_url(state[0]):  # an absolute local path from another machine: look by name
+        candidates = [_join(directory, posixpath.basename(state[0]))]
+    for prefix in candidates:
+        if store.exists(prefix + ".index") or store.exists(prefix):
+            return prefix
+    return None
+
+
+def latest_checkpoint_url(
+    directory: str,
+    latest_filename: str = "checkpoint",
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> str | None:
+    """`ckptio.latest_checkpoint` for a directory URL: the newest checkpoint prefix its
+    `checkpoint` state file names, or None (no state file, or the files are gone)."""
+    store = _store_for(directory, storage_options, None)
+    return _latest(store, directory.rstrip("/"), latest_filename)
+
+
+def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
+    """Locate the checkpoint a URL names, with as few requests as possible: a prefix costs one
+    GET (its index, kept for the reader); a directory adds its state file."""
+    url = url.rstrip("/") if not url.endswith("://") else url
+    if url.endswith(".index"):
+        return Resolved("V2", url[: -len(".index")])
+    data = _DATA_SUFFIX.search(url)
+    if data:
+        return Resolved("V2", url[: data.start()])
+    try:
+        store.keep_whole(url + ".index", store.fetch_whole(url + ".index"))
+        return Resolved("V2", url)
+    except FileNotFoundError:
+        pass
+    if depth < 2:
+        state = _read_state(store, url, "checkpoint")
+        if state is not None:
+            latest = state[0] if is_url(state[0]) else _join(url, posixpath.basename(state[0]))
+            try:
+                return _resolve(store, latest, depth + 1)
+            except NotFoundError:
+                moved = _join(url, posixpath.basename(state[0]))
+                if moved != latest:
+                    return _resolve(store, moved, depth + 1)
+                raise
+    if any(c in url.split("://", 1)[1] for c in "*?["):
+        matches = store.glob(url + ".index")
+        if len(matches) == 1:
+            return Resolved("V2", matches[0][: -len(".index")])
+        files = store.glob(url)
+        if files:
+            return Resolved("V1", url)
+        raise NotFoundError("failed to find any matching files for the checkpoint path", file=url)
+    try:
+        size = store.size(url)
+    except FileNotFoundError:
+        size = None
+    except CheckpointError:
+        size = None  # some filesystems cannot stat a "directory": try listing it
+    if size is not None:
+        return Resolved("V1", url)
+    try:
+        entries = store.listing(url)
+    except FileNotFoundError:
+        entries = []
+    bundles = sorted(
+        e["url"][: -len(".index")]
+        for e in entries
+        if e.get("type") == "file"
+        and e["url"].endswith(".index")
+        and not _TEMP_SUFFIX.search(e["url"])
+    )
+    if len(bundles) == 1:
+        return Resolved("V2", bundles[0])
+    if bundles:
+        names = ", ".join(posixpath.basename(b) for b in bundles)
+        raise NotFoundError(
+            f"directory holds several checkpoints ({names}) and no `checkpoint` state file; "
+            "open one of them by prefix",
+            file=url,
+        )
+    raise NotFoundError("no checkpoint here (no .index, no `checkpoint` state file)", file=url)
+
+
+def resolve_url(url: str, *, storage_options: Mapping[str, Any] | None = None) -> Resolved:
+    """`ckptio.paths.resolve` for URLs: the format and prefix of the checkpoint `url` names."""
+    return _resolve(_store_for(url, storage_options, None), url)
+
+
+def open_url(
+    url: str,
+    verify: bool = False,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+    options: RemoteOptions | None = None,
+    fs: Any = None,
+    known_sizes: Mapping[str, int] | None = None,
+) -> Checkpoint:
+    """Open the checkpoint at `url` (what `ckptio.open` does for URLs).
+
+    Args:
+        url: an fsspec URL of a prefix, a directory (its `checkpoint` state file, or its only
+            bundle), the `.index` or a data shard.
+        verify: check every checksum now (this reads every byte once).
+        storage_options: passed to fsspec for the URL's filesystem (``endpoint_url``,
+            credentials, ``anon``...).
+        options: retries, concurrency, caching (`RemoteOptions`).
+        fs: an fsspec filesystem to use instead of making one from the URL.
+        known_sizes: {shard URL: size} already known, to skip those HEAD requests.
+
+    Returns a `RemoteCheckpoint` for V2 bundles; V1 files are downloaded to a temporary
+    directory first (and removed once mapped).
+    """
+    store = _store_for(url, storage_options, options, fs)
+    if known_sizes:
+        store.seed_sizes(known_sizes)
+    located = _resolve(store, url)
+    if located.format == "V1":
+        ckpt: Checkpoint = _download_v1(store, located.prefix)
+    else:
+        try:
+            core = _core.BundleReader(located.prefix, opener=_opener(store))
+        except BaseException:
+            store.close()
+            raise
+        ckpt = RemoteCheckpoint(core, located.prefix, store, dict(storage_options or {}))
+    if verify:
+        try:
+            ckpt.verify()
+        except BaseException:
+            ckpt.close()
+            raise
+    return ckpt
+
+
+def _download_v1(store: _Store, pattern: str) -> Checkpoint:
+    if any(c in pattern.split("://", 1)[1] for c in "*?["):
+        urls = store.glob(pattern)
+    else:
+        urls = [pattern]
+    if not urls:
+        raise NotFoundError("failed to find any matching files for the checkpoint path", pattern)
+    directory = tempfile.mkdtemp(prefix="ckptio-v1-")
+    try:
+        files = []
+        for i, url in enumerate(urls):
+            local = os.path.join(directory, f"{i:05d}-{posixpath.basename(url)}")
+            try:
+                data = store.fetch_whole(url)
+            except FileNotFoundError as exc:
+                raise NotFoundError("no such object", file=url) from exc
+            with open(local, "wb") as f:
+                f.write(data)
+            files.append(local)
+        core = _core.V1Reader(files)  # maps every file: they can go right away
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+        store.close()
+    return _DownloadedCheckpoint(core, pattern, "V1")
+
+
+# --------------------------------------------------------------------------- worker reuse
+
+_OPEN_LOCK = threading.Lock()
+_OPENED: dict[tuple[str, str], Checkpoint] = {}
+
+
+def _shared(
+    path: str, storage_options: Mapping[str, Any] | None, known_sizes: Mapping[str, int] | None
+) -> Checkpoint:
+    """One open checkpoint per process and source, reused by every task that reads it (a
+    worker fetches the index once, not once per task). Kept until the process ends."""
+    key = (path, repr(sorted((storage_options or {}).items())))
+    with _OPEN_LOCK:
+        ckpt = _OPENED.get(key)
+        if ckpt is not None and not ckpt.closed:
+            if known_sizes and isinstance(ckpt, RemoteCheckpoint):
+                ckpt._store.seed_sizes(known_sizes)
+            return ckpt
+        if is_url(path):
+            ckpt = open_url(path, storage_options=storage_options, known_sizes=known_sizes)
+        else:
+            from .reader import open as open_local
+
+            ckpt = open_local(path)
+        _OPENED[key] = ckpt
+        return ckpt
+
+
+def _clear_shared() -> None:
+    with _OPEN_LOCK:
+        opened = list(_OPENED.values())
+        _OPENED.clear()
+    for ckpt in opened:
+        ckpt.close()
