@@ -490,7 +490,9 @@ class PyV1Reader {
       cache_.emplace(t.name, value);
     }
     if (copy) return py::array::ensure(value.attr("copy")());
-    return value;
+    // A view of the cached array, not the array itself: the cache owns its memory, so a caller
+    // could otherwise switch it back to writeable and change what later reads return.
+    return py::array::ensure(value.attr("view")());
   }
 
   void Verify(py::handle name) const {

@@ -232,11 +232,22 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         # Map (and bounds-check) every needed slice before allocating the result, so a damaged
         # index cannot make us allocate what its data files do not hold.
         parts = []
+        covered = 0
         for starts, lengths, key in info["slices"]:
             placed = _place(region, starts, lengths)
             if placed is not None:
                 parts.append((placed, self._core.tensor(key, copy=False, verify=verify)))
-        out = np.empty(tuple(len(r) for r in region), dtype=dtype)
+                covered += math.prod(d.stop - d.start for d in placed[0])
+        # Slices never overlap (the core checks), so they fill the region exactly when their
+        # counts add up; otherwise part of it would be left as uninitialized memory.
+        out_shape = tuple(len(r) for r in region)
+        if covered != math.prod(out_shape):
+            raise CorruptionError(
+                "the stored slices do not cover the requested region of the partitioned tensor",
+                self.path,
+                name,
+            )
+        out = np.empty(out_shape, dtype=dtype)
         for (dst, src), part in parts:
             out[dst] = part[src]
         if not copy:

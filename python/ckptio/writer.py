@@ -14,8 +14,10 @@ no partial checkpoint under the final name, and no other file is touched.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -81,6 +83,7 @@ class BundleWriter:
         if not os.path.isdir(directory):
             raise CheckpointError("directory does not exist", file=directory)
         self._update_state = update_state
+        self._overwrite = overwrite
         self._core = _core.BundleWriter(self.prefix, max_shard_bytes or 0, sync)
         self._done = False
 
@@ -126,9 +129,20 @@ class BundleWriter:
         """Write the index and move the files into place; returns the prefix."""
         self._core.finish()
         self._done = True
+        if self._overwrite:
+            self._remove_stale_shards()
         if self._update_state:
             update_checkpoint_state(self.prefix)
         return self.prefix
+
+    def _remove_stale_shards(self) -> None:
+        # Data files of the checkpoint this one replaced, left over when it had another shard
+        # count (same-count files were replaced by the rename).
+        count = _core.BundleReader(self.prefix).num_shards
+        keep = f"-of-{count:05d}"
+        for path in glob.glob(glob.escape(self.prefix) + ".data-[0-9]*-of-[0-9]*"):
+            if not path.endswith(keep) and re.search(r"\.data-\d{5,}-of-\d{5,}$", path):
+                os.remove(path)
 
     def abort(self) -> None:
         """Discard everything written so far."""
@@ -194,9 +208,15 @@ def update_checkpoint_state(
     lines = [f"model_checkpoint_path: {_text_proto_string(stored(prefix))}"]
     lines += [f"all_model_checkpoint_paths: {_text_proto_string(stored(p))}" for p in entries]
     path = os.path.join(directory, latest_filename)
-    temp = f"{path}.tempstate{os.getpid()}"
-    with open(temp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    # A unique temporary name: several writers (threads, processes) may record checkpoints in one
+    # directory at once; each replaces the file whole, the last one wins.
+    fd, temp = tempfile.mkstemp(prefix=latest_filename + ".tempstate", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+    except BaseException:
+        os.unlink(temp)
+        raise
     os.replace(temp, path)
 
 
