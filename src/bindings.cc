@@ -127,6 +127,19 @@ py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
 }
 
 
+// The Status for an exception raised by Python source code: missing objects and ckptio's own
+// errors keep their kind, anything else is an I/O error naming the path.
+Status StatusFromPython(py::error_already_set& e, const std::string& path) {
+  // ckptio's errors carry the bare message (their str() already prefixes file and key).
+  const std::string message = py::str(py::getattr(e.value(), "message", e.value()));
+  if (e.matches(PyExc_FileNotFoundError)) return Status::NotFound(message).WithFile(path);
+  py::module_ errors = py::module_::import("ckptio.errors");
+  if (e.matches(errors.attr("NotFoundError"))) return Status::NotFound(message).WithFile(path);
+  if (e.matches(errors.attr("CorruptionError"))) return Status::Corruption(message).WithFile(path);
+  if (e.matches(errors.attr("UnsupportedError"))) return Status::NotSupported(message).WithFile(path);
+  return Status::IOError(message).WithFile(path);
+}
+
 // A DataSource implemented in Python: any object with an int `size` and `read(offset, n)`
 // returning exactly n bytes (ckptio.remote wraps fsspec files this way). The C++ side calls it
 // with the GIL taken, so readers may use it from GIL-released code too.
@@ -160,7 +173,7 @@ class PySource : public DataSource {
       return Status::OK();
     } catch (py::error_already_set& e) {
       // Exceptions of the source (network errors after retries) keep their message and path.
-      return Status::IOError(std::string(py::str(e.value()))).WithFile(path_);
+      return StatusFromPython(e, path_);
     }
   }
 
@@ -187,9 +200,7 @@ SourceOpener PythonOpener(py::object opener) {
       *out = std::make_shared<PySource>(path, std::move(source), size);
       return Status::OK();
     } catch (py::error_already_set& e) {
-      const std::string message = py::str(e.value());
-      if (e.matches(PyExc_FileNotFoundError)) return Status::NotFound(message).WithFile(path);
-      return Status::IOError(message).WithFile(path);
+      return StatusFromPython(e, path);
     }
   };
 }
@@ -296,7 +307,14 @@ class PyBundleReader {
       if (!copy) MakeReadOnly(out);
       return out;
     }
-    if (verify) Verify(name);
+    if (verify) {
+      Status s;
+      {
+        py::gil_scoped_release release;
+        s = reader->VerifyData(r, bytes.data);  // the bytes in hand: no second fetch
+      }
+      Check(s);
+    }
     // The view's base owns a reference to the bytes' storage (the mapping or a fetched buffer).
     auto* keep = new std::shared_ptr<const void>(std::move(bytes.owner));
     py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
@@ -366,7 +384,7 @@ class PyBundleReader {
     }
     ByteRange bytes;
     Check(reader.Data(r, &bytes));
-    if (verify) Check(reader.Verify(r));
+    if (verify) Check(reader.VerifyData(r, bytes.data));
     std::vector<std::string_view> elements;
     Check(reader.DecodeStrings(r, bytes.data, &elements));
     return NumpyArray(reader.index_path(), r.key,

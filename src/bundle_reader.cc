@@ -353,20 +353,25 @@ Status BundleReader::Verify(const TensorRecord& r) const {
     }
   } else {
     CKPTIO_RETURN_IF_ERROR(Data(r, &bytes));
-    const uint8_t* data = bytes.data;
-    if (r.type.storage == Storage::kString) {
-      std::vector<std::string_view> elements;
-      CKPTIO_RETURN_IF_ERROR(DecodeStrings(r, data, &elements));
-      // The entry CRC continues the (already checked) length CRC over the stored length
-      // checksum and the string bytes, which lie contiguously after the varint lengths.
-      uint64_t string_bytes = 0;
-      for (std::string_view e : elements) string_bytes += e.size();
-      const uint64_t varints = r.entry.size - 4 - string_bytes;
-      actual = crc32c::Unmask(DecodeFixed32(data + varints));
-      actual = crc32c::Extend(actual, data + varints, r.entry.size - varints);
-    } else {
-      actual = crc32c::Value(data, r.entry.size);
-    }
+    return VerifyData(r, bytes.data);
+  }
+  return CheckEntryCrc(r, actual);
+}
+
+Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) const {
+  uint32_t actual = 0;
+  if (r.type.storage == Storage::kString) {
+    std::vector<std::string_view> elements;
+    CKPTIO_RETURN_IF_ERROR(DecodeStrings(r, data, &elements));
+    // The entry CRC continues the (already checked) length CRC over the stored length
+    // checksum and the string bytes, which lie contiguously after the varint lengths.
+    uint64_t string_bytes = 0;
+    for (std::string_view e : elements) string_bytes += e.size();
+    const uint64_t varints = r.entry.size - 4 - string_bytes;
+    actual = crc32c::Unmask(DecodeFixed32(data + varints));
+    actual = crc32c::Extend(actual, data + varints, r.entry.size - varints);
+  } else {
+    actual = crc32c::Value(data, r.entry.size);
   }
   return CheckEntryCrc(r, actual);
 }

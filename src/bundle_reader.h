@@ -67,6 +67,8 @@ class BundleReader {
 
   // Check a record's CRC (each slice's, for a partitioned tensor).
   Status Verify(const TensorRecord& r) const;
+  // Check an unpartitioned record's CRC over bytes already fetched with Data().
+  Status VerifyData(const TensorRecord& r, const uint8_t* data) const;
   // Copy a record's bytes (`data`, from Data()) into dst, checking the CRC in the same pass
   // when `verify`: each chunk is checksummed while it is still in cache.
   Status CopyTo(const TensorRecord& r, const uint8_t* data, uint8_t* dst, bool verify) const;

@@ -11,7 +11,8 @@
     ckptio rewrite SRC DST [--map OLD=NEW] [--include RE] [--exclude RE] [--cast DTYPE]
                    [--dry-run] [--overwrite] [--update-state] [--json]
 
-CKPT is any path form `ckptio.open` accepts (prefix, directory, `.index`, `.data-*`, V1 file).
+CKPT is any path form `ckptio.open` accepts (prefix, directory, `.index`, `.data-*`, V1 file),
+or a URL (`s3://`, `gs://`, `https://`...: only the index and the bytes used are fetched).
 Exit status: 0 on success, 1 on failure (a corrupt checkpoint for `verify`; differences for
 `diff --exit-code`), 2 for usage errors. Errors are one line on stderr:
 ``ckptio: error: <file>: key '<key>': <message>``. Names are printed with control characters
@@ -606,15 +607,20 @@ def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .writer import rewrite
 
     with open_checkpoint(args.src) as ckpt:
-        plan = rewrite(
-            ckpt,
-            args.dst,
+        options = dict(
             keep_object_graph=args.keep_object_graph,
             overwrite=args.overwrite,
             update_state=args.update_state,
-            dry_run=args.dry_run,
             **_rewrite_options(args, ckpt),
         )
+        if not args.dry_run and (getattr(ckpt, "remote", False) or "://" in args.dst):
+            # `rewrite` copies stored bytes out of local shards; URLs go through the sharded
+            # rewrite (threads in this process), which reads ranges and uploads.
+            from .distributed import rewrite as rewrite_sharded
+
+            plan = rewrite_sharded(ckpt, args.dst, **options).written
+        else:
+            plan = rewrite(ckpt, args.dst, dry_run=args.dry_run, **options)
         dropped = len(ckpt) - len(plan)
     if args.json:
         _dump_json({"dst": args.dst, "dry_run": args.dry_run, "tensors": plan}, out)

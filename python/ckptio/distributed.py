@@ -80,9 +80,11 @@ class ShardedReport:
         verified: True when every file was read back and compared.
         seconds: wall time of the whole conversion.
         tasks: one dict per task (output file): ``file``, ``worker`` (host:pid), ``tensors``,
-            ``nbytes``, ``seconds``, ``fetched`` (bytes received, remote sources),
-            ``requests``, and ``peak_memory`` (growth of the worker's resident memory during
-            the task, in bytes; None where it cannot be measured or was not asked for).
+            ``nbytes``, ``seconds``, ``fetched`` (bytes received, remote sources; tasks
+            running as threads of one process share one source and its counters),
+            ``requests``, and ``peak_memory`` (peak growth of the worker's anonymous resident
+            memory during the task, in bytes; None where it cannot be measured or was not
+            asked for).
     """
 
     path: str
@@ -134,9 +136,11 @@ class _Output:
             return bool(self.fs.exists(self.fs._strip_protocol(path)))
         return os.path.exists(path)
 
-    def prepare(self) -> None:
+    def prepare(self, create: bool = False) -> None:
         if self.remote:
             return
+        if create:
+            os.makedirs(self.directory, exist_ok=True)
         if not os.path.isdir(self.directory):
             raise CheckpointError("directory does not exist", file=self.directory)
 
@@ -273,17 +277,23 @@ def _run(
 
 
 class _MemoryWatch:
-    """Peak growth of this process's resident memory while the block runs (Linux)."""
+    """Peak growth of this process's anonymous resident memory while the block runs (Linux).
+
+    Anonymous memory (RssAnon) is what the task allocates: pages of memory-mapped source
+    shards are file-backed (the page cache's, dropped under pressure) and not counted."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and os.path.exists("/proc/self/statm")
+        self.enabled = enabled and os.path.exists("/proc/self/status")
         self.peak: int | None = None
         self._stop = threading.Event()
 
     @staticmethod
     def _rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+        return 0
 
     def __enter__(self) -> _MemoryWatch:
         if self.enabled:
@@ -315,8 +325,11 @@ def _open_source(job: Mapping[str, Any]) -> Checkpoint:
 
 def _tensors(ckpt: Checkpoint, names: list[str], verify: bool) -> Iterator[tuple[str, Any]]:
     read_many = getattr(ckpt, "read_many", None)
-    if read_many is not None:  # remote: merged, parallel read-ahead
-        yield from read_many(names, verify=verify)
+    if read_many is not None:
+        # Remote: merged, parallel read-ahead of about one tensor, so that a worker holds
+        # a few times its largest tensor at most, whatever the output file's size.
+        largest = max((ckpt.info(n).nbytes for n in names), default=0)
+        yield from read_many(names, verify=verify, window_bytes=max(largest, 1 << 20))
         return
     for name in names:
         yield name, ckpt.get_tensor(name, verify=verify)
@@ -688,12 +701,9 @@ def _jobs_common(
     measure_memory: bool,
 ) -> dict[str, Any]:
     in_process = client is None
-    known_sizes: dict[str, int] = {}
-    if getattr(ckpt, "remote", False) and hasattr(ckpt, "_store"):
-        # Ask each data shard's size once here rather than once per worker.
-        for shard in sorted({ckpt._core.info(n)["data_path"] for n in _stored_keys(ckpt)}):
-            if shard is not None:
-                known_sizes[shard] = ckpt._store.size(shard)
+    # Workers need no HEAD requests for the source shards' sizes: each takes them from the
+    # index it fetches (see ckptio.remote). Sizes the driver already knows are passed on.
+    known_sizes = ckpt.shard_sizes() if hasattr(ckpt, "shard_sizes") else {}
     return {
         "source": ckpt.path,
         "storage_options": dict(
@@ -765,7 +775,7 @@ def to_safetensors(
     ckpt, opened = _source_of(src)
     out = _Output(os.fspath(directory), output_storage_options)
     try:
-        out.prepare()
+        out.prepare(create=True)
         items, skipped = _plan(
             ckpt,
             _st_supports,

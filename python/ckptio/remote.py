@@ -16,8 +16,9 @@ opener whose sources fetch byte ranges:
 
 * the ``.index`` is fetched whole, in one request (an open-ended ranged GET); listing, shapes
   and dtypes need nothing else;
-* a data shard's size is asked (one HEAD) the first time one of its tensors is read;
-* a tensor read fetches exactly the tensor's byte range (large ranges in parallel parts);
+* a tensor read fetches exactly the tensor's byte range (large ranges in parallel parts), in
+  one ranged GET: no HEAD, a data shard's size is taken from the index (a shard shorter than
+  the index says shows up as a short or refused read, reported as corruption);
   `Checkpoint.get_slice` on an unpartitioned tensor fetches only the span its region covers;
 * `RemoteCheckpoint.prefetch` and `RemoteCheckpoint.read_many` merge neighbouring ranges into
   one request and keep several requests in flight; the fetched bytes wait in a bounded cache
@@ -43,6 +44,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -154,6 +156,8 @@ _TRANSIENT_NAMES = frozenset(
         "RetryError",
     }
 )
+# The client's own integrity check of a response (a body cut or altered in transit).
+_INTEGRITY_NAMES = frozenset({"FlexibleChecksumError", "ChecksumMismatch", "MD5Mismatch"})
 _AUTH_NAMES = frozenset(
     {
         "NoCredentialsError",
@@ -195,7 +199,7 @@ def _status_of(exc: BaseException) -> int | None:
 
 
 def _kind(exc: BaseException) -> str:
-    """The kind of failure: "missing", "auth", "transient" or "fatal"."""
+    """The kind of failure: "missing", "auth", "range", "integrity", "transient" or "fatal"."""
     names = {cls.__name__ for cls in type(exc).__mro__}
     if isinstance(exc, FileNotFoundError) or "NoSuchKey" in names or "NoSuchBucket" in names:
         return "missing"
@@ -204,6 +208,10 @@ def _kind(exc: BaseException) -> str:
         return "auth"
     if status == 404:
         return "missing"
+    if names & _INTEGRITY_NAMES:
+        return "integrity"
+    if status == 416 or "InvalidRange" in names or "not satisfiable" in str(exc).lower():
+        return "range"  # the object ends before the range: shorter than the index says
     if status is not None and (status >= 500 or status in (408, 429)):
         return "transient"
     if isinstance(exc, (ConnectionError, TimeoutError)) or names & _TRANSIENT_NAMES:
@@ -216,9 +224,14 @@ def _kind(exc: BaseException) -> str:
     return "fatal"
 
 
-class _Truncated(Exception):
+class _BadResponse(Exception):
+    """A response that stayed damaged through every retry: short, or failing the transport's
+    own checksum."""
+
+
+class _Truncated(_BadResponse):
     def __init__(self, got: int, wanted: int) -> None:
-        super().__init__(f"got {got} of {wanted} bytes")
+        super().__init__(f"truncated response: got {got} of {wanted} bytes")
         self.got, self.wanted = got, wanted
 
 
@@ -249,6 +262,11 @@ class _Store:
         self._blocks: list[_Block] = []  # oldest first
         self._cached = 0
         self._pool: ThreadPoolExecutor | None = None
+        # url -> bytes the index says a shard holds at least (set by the checkpoint).
+        self.extent: Callable[[str], int | None] = lambda url: None
+        # url -> the error class a failed read of it means (the core reports every failure of
+        # a Python source as an I/O error; _RemoteCore restores the kind).
+        self._failures: dict[str, type[CheckpointError]] = {}
 
     # -- plumbing ------------------------------------------------------------------
     def _path(self, url: str) -> str:
@@ -274,8 +292,8 @@ class _Store:
     def retry(self, what: str, url: str, call: Callable[[], Any], wanted: int | None = None) -> Any:
         """`call()` with retries; `wanted` bytes are expected back when given.
 
-        Raises FileNotFoundError for a missing object, _Truncated for a response that stayed
-        short, and CheckpointError (naming the URL) for everything else."""
+        Raises FileNotFoundError for a missing object, _BadResponse for a response that stayed
+        short or damaged, and CheckpointError (naming the URL) for everything else."""
         opts = self.options
         attempts = max(1, opts.attempts)
         for attempt in range(attempts):
@@ -289,11 +307,18 @@ class _Store:
                 kind = _kind(exc)
                 if kind == "missing":
                     raise FileNotFoundError(f"no such object: {url}") from exc
+                if kind == "range" and wanted is not None:
+                    raise _Truncated(0, wanted) from exc
                 if kind == "auth":
                     raise CheckpointError(
                         f"access denied while trying to {what} (check credentials and "
                         f"permissions): {type(exc).__name__}: {exc}",
                         file=url,
+                    ) from exc
+                if kind == "integrity" and attempt == attempts - 1:
+                    raise _BadResponse(
+                        f"response failed its integrity check after {attempts} attempts: "
+                        f"{type(exc).__name__}: {exc}"
                     ) from exc
                 if kind == "fatal" or attempt == attempts - 1:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
@@ -328,6 +353,18 @@ class _Store:
         with self._lock:
             self._sizes[url] = size
         return size
+
+    def failed(self, url: str, kind: type[CheckpointError]) -> None:
+        with self._lock:
+            self._failures[url] = kind
+
+    def failure(self, url: str | None) -> type[CheckpointError] | None:
+        with self._lock:
+            return self._failures.pop(url, None) if url is not None else None
+
+    def known_size(self, url: str) -> int | None:
+        with self._lock:
+            return self._sizes.get(url)
 
     def known_sizes(self) -> dict[str, int]:
         with self._lock:
@@ -504,12 +541,51 @@ class _Source:
             return self._data[offset : offset + n]
         try:
             return self._store.fetch(self._url, offset, n)
-        except _Truncated as exc:
-            # Handing back the short bytes makes the core raise its CorruptionError ("short
-            # read: got X of N bytes") naming this URL and the tensor.
-            return b"\0" * exc.got
+        except FileNotFoundError as exc:
+            self._store.failed(self._url, NotFoundError)
+            raise OSError("missing data shard: no such object") from exc
+        except _BadResponse as exc:
+            self._store.failed(self._url, CorruptionError)
+            raise OSError(str(exc)) from exc
         except CheckpointError as exc:
             raise OSError(exc.message) from exc  # the core adds the URL and the tensor name
+
+
+class _RemoteCore:
+    """The C++ reader, with one change for remote data: a checked read copies the bytes while
+    checking them (one fetch), where a view would be fetched once to hand out and once more
+    to check (which costs nothing for a mapped file)."""
+
+    def __init__(self, core: Any, store: _Store) -> None:
+        self._core = core
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._core, name)
+
+    def _missing(self, exc: CheckpointError) -> CheckpointError:
+        # A data shard found missing mid-read is a NotFoundError, as a missing local shard;
+        # a response that stayed short or damaged is a CorruptionError.
+        kind = self._store.failure(exc.file)
+        if kind is not None and not isinstance(exc, kind):
+            return kind(exc.message, exc.file, exc.key)
+        return exc
+
+    def tensor(self, name: Any, copy: bool = False, verify: bool = False) -> Any:
+        try:
+            if verify and not copy:
+                value = self._core.tensor(name, copy=True, verify=True)
+                value.flags.writeable = False
+                return value
+            return self._core.tensor(name, copy=copy, verify=verify)
+        except CheckpointError as exc:
+            raise self._missing(exc) from exc
+
+    def verify(self, name: Any = None) -> None:
+        try:
+            self._core.verify(name)
+        except CheckpointError as exc:
+            raise self._missing(exc) from exc
 
 
 def _opener(store: _Store) -> Callable[[str], _Source]:
@@ -519,8 +595,14 @@ def _opener(store: _Store) -> Callable[[str], _Source]:
             data = store.fetch_whole(url)  # one request, no HEAD: the index is read whole
         if data is not None:
             return _Source(store, url, len(data), data)
+        # A shard's size is taken from the index (the end of its last record) rather than
+        # asked with a HEAD request: reads past the real end come back short or refused, and
+        # are reported as corruption like a short local file.
+        size = store.known_size(url)
+        if size is None:
+            size = store.extent(url)
         try:
-            return _Source(store, url, store.size(url))
+            return _Source(store, url, size if size is not None else store.size(url))
         except CheckpointError as exc:
             raise OSError(exc.message) from exc
 
@@ -542,6 +624,9 @@ class RemoteCheckpoint(Checkpoint):
     def __init__(self, core: Any, url: str, store: _Store, storage_options: dict | None) -> None:
         super().__init__(core, url, "V2")
         self._store = store
+        self._extents: dict[str, int] | None = None
+        me = weakref.ref(self)  # (no cycle through the C++ reader's opener)
+        store.extent = lambda shard: _extent_of(me, shard)
         self.storage_options = dict(storage_options or {})
         """The fsspec options the checkpoint was opened with (workers reopen it with them)."""
 
@@ -556,9 +641,23 @@ class RemoteCheckpoint(Checkpoint):
         return self._store.options
 
     def shard_sizes(self) -> dict[str, int]:
-        """{data shard URL: size} for the shards asked about so far (see `open_url`'s
-        `known_sizes`: other processes can skip those HEAD requests)."""
+        """{object URL: size} for the objects whose size is known so far (fetched whole or
+        asked); `open_url(known_sizes=...)` takes them."""
         return self._store.known_sizes()
+
+    def _extent(self, shard: str) -> int | None:
+        """Bytes the index places in `shard`: the end of its last record."""
+        if self._extents is None:
+            extents: dict[str, int] = {}
+            for name in self._name_list():
+                d = self._core.info(name)
+                records = [self._core.info(k) for _, _, k in d["slices"]] if d["sliced"] else [d]
+                for r in records:
+                    path = r["data_path"]
+                    if path is not None:
+                        extents[path] = max(extents.get(path, 0), r["offset"] + r["size"])
+            self._extents = extents
+        return self._extents.get(shard)
 
     def _ranges(self, names: Iterable[str]) -> list[tuple[str, int, int]]:
         """(shard URL, offset, size) of each stored record behind `names`."""
@@ -590,16 +689,22 @@ class RemoteCheckpoint(Checkpoint):
         return sum(n for _, _, n in ranges)
 
     def read_many(
-        self, names: Iterable[str], *, verify: bool = False, copy: bool = False
+        self,
+        names: Iterable[str],
+        *,
+        verify: bool = False,
+        copy: bool = False,
+        window_bytes: int | None = None,
     ) -> Iterator[tuple[str, np.ndarray]]:
         """(name, array) for each of `names`, in order, fetching ahead.
 
-        While one window of tensors (`RemoteOptions.window_bytes`) is handed out, the next is
-        being fetched (merged and in parallel, as `prefetch`). Memory stays near two windows
-        plus the tensor in hand (a tensor larger than a window is a window of its own).
+        While one window of tensors (`window_bytes`, default `RemoteOptions.window_bytes`) is
+        handed out, the next is being fetched (merged and in parallel, as `prefetch`). Memory
+        stays near two windows plus the tensor in hand (a tensor larger than a window is a
+        window of its own).
         """
         names = list(names)
-        window = max(1, self.options.window_bytes)
+        window = max(1, window_bytes or self.options.window_bytes)
         windows: list[list[str]] = []
         current: list[str] = []
         size = 0
@@ -651,18 +756,12 @@ class RemoteCheckpoint(Checkpoint):
             span = last + itemsize - first
             url = info["data_path"]
             try:
-                shard_size = self._store.size(url)
+                data = self._store.fetch(url, info["offset"] + first, span)
+            except _BadResponse as exc:
+                raise CorruptionError(str(exc), file=url, key=name) from exc
             except FileNotFoundError as exc:
                 raise NotFoundError(
                     f"missing or unreadable data shard: {exc}", file=url, key=name
-                ) from exc
-            if info["offset"] + info["size"] > shard_size:
-                return self.get_tensor(name)[index]  # reports the damaged entry
-            try:
-                data = self._store.fetch(url, info["offset"] + first, span)
-            except _Truncated as exc:
-                raise CorruptionError(
-                    f"truncated response: got {exc.got} of {exc.wanted} bytes", file=url, key=name
                 ) from exc
             except CheckpointError as exc:
                 raise type(exc)(exc.message, file=exc.file or url, key=name) from exc
@@ -679,6 +778,11 @@ class RemoteCheckpoint(Checkpoint):
     def close(self) -> None:
         super().close()
         self._store.close()
+
+
+def _extent_of(ref: Callable[[], RemoteCheckpoint | None], shard: str) -> int | None:
+    ckpt = ref()
+    return None if ckpt is None or ckpt.closed else ckpt._extent(shard)
 
 
 class _DownloadedCheckpoint(Checkpoint):
@@ -888,7 +992,9 @@ def open_url(
         except BaseException:
             store.close()
             raise
-        ckpt = RemoteCheckpoint(core, located.prefix, store, dict(storage_options or {}))
+        ckpt = RemoteCheckpoint(
+            _RemoteCore(core, store), located.prefix, store, dict(storage_options or {})
+        )
     if verify:
         try:
             ckpt.verify()

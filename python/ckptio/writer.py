@@ -324,6 +324,7 @@ def rewrite(
             info = ckpt.info(source)
             if (
                 ckpt.format == "V2"
+                and not getattr(ckpt, "remote", False)  # raw copies read local shard files
                 and not info.sliced
                 and source not in casts
                 and source not in transforms
