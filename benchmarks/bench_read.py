@@ -1,7 +1,7 @@
 """Read benchmark: ckptio against TensorFlow's own checkpoint reader, in the same run.
 
     python benchmarks/bench_read.py [--data-dir DIR] [--size-gb 2] [--keys 20000] [--quick]
-                                    [--reps N] [--cold-reps N] [--json out.json]
+                                    [--reps N] [--cold-reps N] [--no-cold] [--json out.json]
 
 Two checkpoints are written once with TensorFlow (in a subprocess) and cached in --data-dir:
 
@@ -21,7 +21,8 @@ Then, each as the median of several repetitions, ckptio and ``tf.train.load_chec
   ``get_tensor`` loop (TF always copies and checks CRCs); open is included, arrays are dropped
   as soon as they are read;
 * ``ckpt.verify()`` of the whole checkpoint (against the same TF read-all loop, the only way TF
-  checks every CRC).
+  checks every CRC);
+* for reference, a plain sequential ``read()`` of the data files (the I/O ceiling).
 
 Warm rows run once untimed before the timed repetitions. Cold rows drop the checkpoint's pages
 before every repetition (fsync + ``posix_fadvise(DONTNEED)`` on each file, plus

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <memory>
+#include <unordered_map>
 
 #include "bundle_reader.h"
 #include "bundle_writer.h"
@@ -121,10 +122,31 @@ py::array BytesArray(const Strings& elements, const std::vector<int64_t>& dims) 
 }
 
 py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
-  py::tuple t(dims.size());
-  for (size_t i = 0; i < dims.size(); ++i) t[i] = py::int_(dims[i]);
-  return t;
+  PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(dims.size()));
+  if (t == nullptr) throw py::error_already_set();
+  for (size_t i = 0; i < dims.size(); ++i) {
+    PyObject* d = PyLong_FromLongLong(dims[i]);
+    if (d == nullptr) {
+      Py_DECREF(t);
+      throw py::error_already_set();
+    }
+    PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), d);
+  }
+  return py::reinterpret_steal<py::tuple>(t);
 }
+
+// One Python string per dtype name within a listing, not one per key.
+class DtypeNames {
+ public:
+  py::str Get(int64_t code, const char* name) {
+    auto it = cache_.find(code);
+    if (it == cache_.end()) it = cache_.emplace(code, py::str(name)).first;
+    return it->second;
+  }
+
+ private:
+  std::unordered_map<int64_t, py::str> cache_;
+};
 
 
 // The Status for an exception raised by Python source code: missing objects and ckptio's own
@@ -244,11 +266,23 @@ class PyBundleReader {
   py::list Summary() const {
     auto reader = Get();
     py::list out;
+    DtypeNames names;
     for (const TensorRecord& r : reader->records()) {
       if (!r.listed) continue;
       uint64_t nbytes = r.entry.size;
       for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
-      out.append(py::make_tuple(r.entry.dtype, r.type.name, ShapeTuple(r.entry.shape.dims), nbytes));
+      out.append(py::make_tuple(r.entry.dtype, names.Get(r.entry.dtype, r.type.name),
+                                ShapeTuple(r.entry.shape.dims), nbytes));
+    }
+    return out;
+  }
+
+  // {name: shape} in one pass: the listing people ask for first, kept cheap.
+  py::dict ShapeMap() const {
+    auto reader = Get();
+    py::dict out;
+    for (const TensorRecord& r : reader->records()) {
+      if (r.listed) out[DecodeKey(r.key)] = ShapeTuple(r.entry.shape.dims);
     }
     return out;
   }
@@ -434,6 +468,13 @@ class PyV1Reader {
   }
 
   py::list PartitionedNames() const { return py::list(); }  // assembled in the core
+
+  py::dict ShapeMap() const {
+    auto reader = Get();
+    py::dict out;
+    for (const V1Tensor& t : reader->tensors()) out[DecodeKey(t.name)] = ShapeTuple(t.shape.dims);
+    return out;
+  }
 
   py::dict Info(py::handle name) const {
     auto reader = Get();
@@ -683,6 +724,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("num_shards", &PyBundleReader::num_shards)
       .def("names", &PyBundleReader::Names)
       .def("summary", &PyBundleReader::Summary)
+      .def("shape_map", &PyBundleReader::ShapeMap)
       .def("partitioned_names", &PyBundleReader::PartitionedNames)
       .def("info", &PyBundleReader::Info)
       .def("tensor", &PyBundleReader::Tensor, py::arg("name"), py::arg("copy") = false,
@@ -708,6 +750,7 @@ PYBIND11_MODULE(_core, m) {
       .def("names", &PyV1Reader::Names)
       .def("summary", &PyV1Reader::Summary)
       .def("partitioned_names", &PyV1Reader::PartitionedNames)
+      .def("shape_map", &PyV1Reader::ShapeMap)
       .def("info", &PyV1Reader::Info)
       .def("tensor", &PyV1Reader::Tensor, py::arg("name"), py::arg("copy") = false,
            py::arg("verify") = false)
@@ -720,6 +763,7 @@ PYBIND11_MODULE(_core, m) {
     return portable ? crc32c::ExtendPortable(crc, p, v.size()) : crc32c::Extend(crc, p, v.size());
   }, py::arg("data"), py::arg("portable") = false, py::arg("crc") = 0u);
   m.def("crc32c_hardware", &crc32c::IsHardwareAccelerated);
+  m.def("crc32c_combine", &crc32c::Combine, py::arg("crc_a"), py::arg("crc_b"), py::arg("len_b"));
   m.def("snappy_uncompress", [](const py::bytes& data) {
     std::string_view v = data;
     std::string out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "coding.h"
 #include "crc32c.h"
@@ -108,6 +109,7 @@ Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReade
 
 Status BundleReader::ParseIndex(const MappedFile& index) {
   bool have_header = false;
+  records_.reserve(index.size() / 32);  // an entry takes a few dozen bytes of index
   CKPTIO_RETURN_IF_ERROR(
       ForEachTableEntry(index, [&](std::string_view key, std::string_view value) {
         if (!have_header) {
@@ -134,8 +136,6 @@ Status BundleReader::ParseIndex(const MappedFile& index) {
     return Status::NotSupported("big-endian bundles are not supported");
   }
   if (header_.has_version) CKPTIO_RETURN_IF_ERROR(CheckCheckpointVersion(header_.version));
-  by_key_.reserve(records_.size());
-  for (size_t i = 0; i < records_.size(); ++i) by_key_.emplace(records_[i].key, i);
   return Status::OK();
 }
 
@@ -195,8 +195,10 @@ Status BundleReader::LinkSlices() {
 }
 
 const TensorRecord* BundleReader::Find(std::string_view key) const {
-  auto it = by_key_.find(key);
-  return it == by_key_.end() ? nullptr : &records_[it->second];
+  // Records are in table order, which the table reader checked to be strictly increasing.
+  auto it = std::lower_bound(records_.begin(), records_.end(), key,
+                             [](const TensorRecord& r, std::string_view k) { return r.key < k; });
+  return it != records_.end() && it->key == key ? &*it : nullptr;
 }
 
 Status BundleReader::RecordError(Status s, const TensorRecord& r) const {
@@ -238,7 +240,6 @@ Status BundleReader::RawData(const TensorRecord& r, ByteRange* bytes) const {
                                           std::to_string(file->size()) + " bytes)"),
                        r);
   }
-  file->WillNeed(r.entry.offset, r.entry.size);
   s = file->Read(r.entry.offset, r.entry.size, bytes);
   return s.ok() ? s : RecordError(s, r);
 }
@@ -328,6 +329,38 @@ bool VariantChecksum(const uint8_t* p, uint64_t size, uint64_t n, uint32_t* crc)
 
 }  // namespace
 
+namespace {
+
+// Copy (when dst is set) and checksum [data, data+n) in cache-sized steps.
+uint32_t CopyAndChecksum(const uint8_t* data, uint64_t n, uint8_t* dst, bool checksum) {
+  uint32_t crc = 0;
+  for (uint64_t done = 0; done < n; done += kCopyChunk) {
+    const uint64_t step = std::min(kCopyChunk, n - done);
+    if (checksum) crc = crc32c::Extend(crc, data + done, step);
+    if (dst != nullptr) std::memcpy(dst + done, data + done, step);
+  }
+  return crc;
+}
+
+// The same over a large range with the second half on another thread: page faults (of the
+// mapped source and of a fresh destination), copies and CRCs all spread over two cores.
+uint32_t CopyAndChecksumParallel(const uint8_t* data, uint64_t n, uint8_t* dst, bool checksum) {
+  constexpr uint64_t kParallelFrom = 16 << 20;
+  if (n < kParallelFrom || std::thread::hardware_concurrency() < 2) {
+    return CopyAndChecksum(data, n, dst, checksum);
+  }
+  const uint64_t half = (n / 2) & ~uint64_t(4095);
+  uint32_t second = 0;
+  std::thread worker([&] {
+    second = CopyAndChecksum(data + half, n - half, dst ? dst + half : nullptr, checksum);
+  });
+  const uint32_t first = CopyAndChecksum(data, half, dst, checksum);
+  worker.join();
+  return checksum ? crc32c::Combine(first, second, n - half) : 0;
+}
+
+}  // namespace
+
 Status BundleReader::CheckEntryCrc(const TensorRecord& r, uint32_t actual) const {
   const uint32_t stored = crc32c::Unmask(r.entry.crc32c);
   if (stored == actual) return Status::OK();
@@ -353,9 +386,19 @@ Status BundleReader::Verify(const TensorRecord& r) const {
     }
   } else {
     CKPTIO_RETURN_IF_ERROR(Data(r, &bytes));
+    WillNeed(r);
     return VerifyData(r, bytes.data);
   }
   return CheckEntryCrc(r, actual);
+}
+
+void BundleReader::WillNeed(const TensorRecord& r) const {
+  // Only for whole-tensor passes (verify, copy): a zero-copy view must stay a few-microsecond
+  // operation, and madvise on a large range is not.
+  std::shared_ptr<const DataSource> file;
+  if (r.entry.size >= (1u << 20) && Shard(r.entry.shard_id, &file).ok()) {
+    file->WillNeed(r.entry.offset, r.entry.size);
+  }
 }
 
 Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) const {
@@ -371,19 +414,16 @@ Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) cons
     actual = crc32c::Unmask(DecodeFixed32(data + varints));
     actual = crc32c::Extend(actual, data + varints, r.entry.size - varints);
   } else {
-    actual = crc32c::Value(data, r.entry.size);
+    actual = CopyAndChecksumParallel(data, r.entry.size, nullptr, true);
   }
   return CheckEntryCrc(r, actual);
 }
 
+
 Status BundleReader::CopyTo(const TensorRecord& r, const uint8_t* data, uint8_t* dst,
                             bool verify) const {
-  uint32_t crc = 0;
-  for (uint64_t done = 0; done < r.entry.size; done += kCopyChunk) {
-    const uint64_t n = std::min(kCopyChunk, r.entry.size - done);
-    if (verify) crc = crc32c::Extend(crc, data + done, n);
-    std::memcpy(dst + done, data + done, n);
-  }
+  WillNeed(r);
+  const uint32_t crc = CopyAndChecksumParallel(data, r.entry.size, dst, verify);
   return verify ? CheckEntryCrc(r, crc) : Status::OK();
 }
 

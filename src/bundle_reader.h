@@ -67,6 +67,8 @@ class BundleReader {
 
   // Check a record's CRC (each slice's, for a partitioned tensor).
   Status Verify(const TensorRecord& r) const;
+  // Hint that a whole record is about to be read (bulk copies and verification).
+  void WillNeed(const TensorRecord& r) const;
   // Check an unpartitioned record's CRC over bytes already fetched with Data().
   Status VerifyData(const TensorRecord& r, const uint8_t* data) const;
   // Copy a record's bytes (`data`, from Data()) into dst, checking the CRC in the same pass
@@ -89,7 +91,6 @@ class BundleReader {
   std::string prefix_;
   BundleHeader header_;
   std::vector<TensorRecord> records_;
-  std::unordered_map<std::string_view, size_t> by_key_;
   mutable std::mutex shards_mu_;
   SourceOpener opener_;
   mutable std::unordered_map<int64_t, std::shared_ptr<const DataSource>> shards_;

@@ -22,6 +22,10 @@ inline uint32_t Unmask(uint32_t masked) {
 // The table-driven path, always available; tests compare it with the hardware path.
 uint32_t ExtendPortable(uint32_t crc, const uint8_t* data, size_t n);
 
+// The CRC of A followed by B, from crc(A), crc(B) and B's length: lets parts of a buffer be
+// checksummed in parallel.
+uint32_t Combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
 // True when Extend uses a CPU instruction rather than tables (reported for diagnostics).
 bool IsHardwareAccelerated();
 

@@ -150,3 +150,14 @@ def test_escaped_names_and_round_trip():
 def test_decode_rejects_garbage():
     for bad in [b"", b"\x01", b"\x00abc", b"\x00a\x00\x02", b"\x00a\x00\x01\x01"]:
         assert _core.decode_slice_key(bad) is None
+
+
+@pytest.mark.parametrize("length", [0, 1, 767, 768, 24575, 24576, 24577, 100_003, 1 << 20])
+def test_crc32c_combine_and_interleaved_lanes(length):
+    data = random.Random(length).randbytes(length + 11)
+    for start in (0, 3):  # lanes start after an unaligned head
+        chunk = data[start : start + length]
+        assert _core.crc32c(chunk) == _core.crc32c(chunk, portable=True)
+    for cut in (0, length // 3, length):
+        a, b = data[:cut], data[cut:]
+        assert _core.crc32c_combine(_core.crc32c(a), _core.crc32c(b), len(b)) == _core.crc32c(data)

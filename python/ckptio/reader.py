@@ -150,6 +150,8 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """{name: shape} for every tensor, in key order."""
+        if self._summary is None:  # one pass in the core, without building the full summary
+            return self._core.shape_map()
         return {n: s[2] for n, s in zip(self._name_list(), self._summary_list())}
 
     def dtypes(self) -> dict[str, DType]:
