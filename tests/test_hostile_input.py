@@ -1145,6 +1145,9 @@ def _run_worker(jobs: list[dict]) -> dict[str, dict]:
     results: dict[str, dict] = {}
     pending = list(jobs)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    # Under the sanitizer run the parent preloads ASan, whose shadow memory cannot live within
+    # the worker's address-space limit; the worker uses the regular extension anyway.
+    env.pop("LD_PRELOAD", None)
     while pending:
         proc = subprocess.Popen(
             [sys.executable, "-c", WORKER, str(ADDRESS_SPACE)],
@@ -1176,9 +1179,13 @@ def _run_worker(jobs: list[dict]) -> dict[str, dict]:
                 break
             if line is None:
                 proc.wait()
+                stderr = proc.stderr.read() if proc.stderr else ""
                 if current is not None:
-                    stderr = proc.stderr.read() if proc.stderr else ""
                     results[current] = {"crash": proc.returncode, "stderr": stderr[-2000:]}
+                elif proc.returncode != 0:
+                    # The worker died before taking any job: charge the next one, so that the
+                    # loop always makes progress instead of restarting the worker forever.
+                    results[pending[0]["id"]] = {"crash": proc.returncode, "stderr": stderr[-2000:]}
                 break
             msg = json.loads(line)
             if "start" in msg:
