@@ -91,7 +91,7 @@ Status BundleWriter::AddFixed(std::string_view name, int64_t dtype,
   if (!s.ok()) return s.WithKey(std::string(name));
   e.dtype = dtype;
   e.shape.dims = dims;
-  e.crc32c = crc32c::Mask(crc32c::Value(data, size));
+  e.crc32c = crc32c::Mask(crc32c::ValueParallel(data, size));
   CKPTIO_RETURN_IF_ERROR(Fail(shards_.back()->Append(data, size)));
   entries_.emplace(std::string(name), SerializeBundleEntry(e));
   return Status::OK();

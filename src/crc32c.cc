@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <thread>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <nmmintrin.h>
@@ -190,6 +191,17 @@ uint32_t Extend(uint32_t crc, const uint8_t* data, size_t n) {
 }
 
 bool IsHardwareAccelerated() { return DetectHardware(); }
+
+uint32_t ValueParallel(const uint8_t* data, size_t n) {
+  constexpr size_t kParallelFrom = 16 << 20;
+  if (n < kParallelFrom || std::thread::hardware_concurrency() < 2) return Value(data, n);
+  const size_t half = (n / 2) & ~size_t(4095);
+  uint32_t second = 0;
+  std::thread worker([&] { second = Value(data + half, n - half); });
+  const uint32_t first = Value(data, half);
+  worker.join();
+  return Combine(first, second, n - half);
+}
 
 uint32_t Combine(uint32_t crc1, uint32_t crc2, uint64_t len2) {
   if (len2 == 0) return crc1;
