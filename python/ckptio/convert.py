@@ -308,8 +308,9 @@ def _verify_failed(path: str, name: str | None, what: str) -> CheckpointError:
 
 # --------------------------------------------------------------------------- safetensors
 
-# numpy (ml_dtypes) dtype name -> safetensors dtype code, for the verification read-back.
-_SAFETENSORS_CODES = {
+# numpy (ml_dtypes) dtype name -> safetensors dtype code (verification read-back here, and the
+# streaming writer in distributed.py).
+SAFETENSORS_CODES = {
     "bool": "BOOL",
     "uint8": "U8",
     "int8": "I8",
@@ -418,7 +419,7 @@ def _verify_safetensors(path: str, tensors: Mapping[str, np.ndarray], shown: str
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             for name, value in tensors.items():
                 entry = header[name]
-                code = _SAFETENSORS_CODES.get(value.dtype.name, entry["dtype"])
+                code = SAFETENSORS_CODES.get(value.dtype.name, entry["dtype"])
                 if entry["dtype"] != code or tuple(entry["shape"]) != value.shape:
                     raise _verify_failed(shown or path, name, "dtype or shape")
                 begin, end = entry["data_offsets"]

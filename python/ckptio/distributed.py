@@ -50,6 +50,7 @@ from typing import Any, Union
 
 from . import _core
 from ._dtypes import enum_for_name, numpy_dtypes
+from .convert import SAFETENSORS_CODES
 from .errors import CheckpointError
 from .paths import is_url
 from .reader import Checkpoint
@@ -382,27 +383,8 @@ def _finish_file(job: Mapping[str, Any], local: str) -> None:
 
 # ---- safetensors, streamed
 
-# numpy (ml_dtypes) dtype name -> safetensors dtype code.
-_ST_CODES = {
-    "bool": "BOOL",
-    "uint8": "U8",
-    "int8": "I8",
-    "uint16": "U16",
-    "int16": "I16",
-    "uint32": "U32",
-    "int32": "I32",
-    "uint64": "U64",
-    "int64": "I64",
-    "float16": "F16",
-    "bfloat16": "BF16",
-    "float32": "F32",
-    "float64": "F64",
-    "complex64": "C64",
-    "float8_e4m3fn": "F8_E4M3",
-    "float8_e5m2": "F8_E5M2",
-    "float8_e4m3fnuz": "F8_E4M3FNUZ",
-    "float8_e5m2fnuz": "F8_E5M2FNUZ",
-}
+# numpy (ml_dtypes) dtype name -> safetensors dtype code: the table convert.py writes with.
+_ST_CODES = SAFETENSORS_CODES
 
 
 def _st_supports(dtype: Any) -> bool:

@@ -50,6 +50,26 @@ def _unescape_text_proto(s: str) -> str:
 _STATE_LINE = re.compile(r'^\s*(\w+)\s*:\s*"((?:[^"\\]|\\.)*)"\s*$')
 
 
+def parse_checkpoint_state(text: str, state_path: str) -> list[str]:
+    """The entries of a `checkpoint` state file's text, as written: `model_checkpoint_path`
+    first, then `all_model_checkpoint_paths` in order. Raises CorruptionError naming
+    `state_path` when there is no model_checkpoint_path (TF raises ValueError there)."""
+    latest = None
+    others: list[str] = []
+    for line in text.splitlines():
+        m = _STATE_LINE.match(line)
+        if not m:
+            continue
+        field, value = m.group(1), _unescape_text_proto(m.group(2))
+        if field == "model_checkpoint_path":
+            latest = value
+        elif field == "all_model_checkpoint_paths":
+            others.append(value)
+    if not latest:
+        raise CorruptionError("invalid checkpoint state: no model_checkpoint_path", file=state_path)
+    return [latest, *others]
+
+
 def read_checkpoint_state(directory: str, latest_filename: str = "checkpoint") -> list[str] | None:
     """Paths in a `checkpoint` state file, newest last, made absolute the way TF does.
 
@@ -64,19 +84,7 @@ def read_checkpoint_state(directory: str, latest_filename: str = "checkpoint") -
         return None
     except IsADirectoryError:
         return None
-    latest = None
-    others: list[str] = []
-    for line in text.splitlines():
-        m = _STATE_LINE.match(line)
-        if not m:
-            continue
-        field, value = m.group(1), _unescape_text_proto(m.group(2))
-        if field == "model_checkpoint_path":
-            latest = value
-        elif field == "all_model_checkpoint_paths":
-            others.append(value)
-    if not latest:
-        raise CorruptionError("invalid checkpoint state: no model_checkpoint_path", file=state_path)
+    latest, *others = parse_checkpoint_state(text, state_path)
 
     def absolute(p: str) -> str:
         return p if os.path.isabs(p) else os.path.join(directory, p)

@@ -55,7 +55,7 @@ import numpy as np
 from . import _core
 from ._dtypes import STRING_ENUM, numpy_dtypes
 from .errors import CheckpointError, CorruptionError, NotFoundError
-from .paths import _DATA_SUFFIX, _STATE_LINE, _TEMP_SUFFIX, Resolved, _unescape_text_proto, is_url
+from .paths import _DATA_SUFFIX, _TEMP_SUFFIX, Resolved, is_url, parse_checkpoint_state
 from .reader import Checkpoint, _basic_region
 
 __all__ = [
@@ -832,22 +832,9 @@ def _read_state(store: _Store, directory: str, latest_filename: str) -> list[str
         text = store.fetch_whole(state_url).decode("utf-8", "surrogateescape")
     except FileNotFoundError:
         return None
-    latest = None
-    others: list[str] = []
-    for line in text.splitlines():
-        m = _STATE_LINE.match(line)
-        if not m:
-            continue
-        name, value = m.group(1), _unescape_text_proto(m.group(2))
-        if name == "model_checkpoint_path":
-            latest = value
-        elif name == "all_model_checkpoint_paths":
-            others.append(value)
-    if not latest:
-        raise CorruptionError("invalid checkpoint state: no model_checkpoint_path", file=state_url)
     # Relative entries are relative to the directory, as in TF; absolute local paths (TF1
     # savers wrote them) are kept and resolved against the directory by name later.
-    return [_join(directory, p) for p in [latest, *others]]
+    return [_join(directory, p) for p in parse_checkpoint_state(text, state_url)]
 
 
 def read_checkpoint_state_url(
