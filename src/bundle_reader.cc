@@ -331,19 +331,20 @@ bool VariantChecksum(const uint8_t* p, uint64_t size, uint64_t n, uint32_t* crc)
 
 namespace {
 
-// Copy (when dst is set) and checksum [data, data+n) in cache-sized steps.
+// Copy [data, data+n) to dst, checksumming each cache-sized step while it is still in cache.
 uint32_t CopyAndChecksum(const uint8_t* data, uint64_t n, uint8_t* dst, bool checksum) {
   uint32_t crc = 0;
   for (uint64_t done = 0; done < n; done += kCopyChunk) {
     const uint64_t step = std::min(kCopyChunk, n - done);
     if (checksum) crc = crc32c::Extend(crc, data + done, step);
-    if (dst != nullptr) std::memcpy(dst + done, data + done, step);
+    std::memcpy(dst + done, data + done, step);
   }
   return crc;
 }
 
 // The same over a large range with the second half on another thread: page faults (of the
-// mapped source and of a fresh destination), copies and CRCs all spread over two cores.
+// mapped source and of a fresh destination), copies and CRCs all spread over two cores, split
+// like crc32c::ValueParallel (which serves checksums without a copy).
 uint32_t CopyAndChecksumParallel(const uint8_t* data, uint64_t n, uint8_t* dst, bool checksum) {
   constexpr uint64_t kParallelFrom = 16 << 20;
   if (n < kParallelFrom || std::thread::hardware_concurrency() < 2) {
@@ -352,7 +353,7 @@ uint32_t CopyAndChecksumParallel(const uint8_t* data, uint64_t n, uint8_t* dst, 
   const uint64_t half = (n / 2) & ~uint64_t(4095);
   uint32_t second = 0;
   std::thread worker([&] {
-    second = CopyAndChecksum(data + half, n - half, dst ? dst + half : nullptr, checksum);
+    second = CopyAndChecksum(data + half, n - half, dst + half, checksum);
   });
   const uint32_t first = CopyAndChecksum(data, half, dst, checksum);
   worker.join();
@@ -414,7 +415,7 @@ Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) cons
     actual = crc32c::Unmask(DecodeFixed32(data + varints));
     actual = crc32c::Extend(actual, data + varints, r.entry.size - varints);
   } else {
-    actual = CopyAndChecksumParallel(data, r.entry.size, nullptr, true);
+    actual = crc32c::ValueParallel(data, r.entry.size);
   }
   return CheckEntryCrc(r, actual);
 }
