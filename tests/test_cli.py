@@ -118,12 +118,17 @@ def test_ls_include_exclude_sort(capsys, tf_checkpoints):
     names = [
         t["name"]
         for t in run_json(
-            capsys, "ls", prefix, "--include", "model/", "--exclude", ".*/Adam", "--exclude", "x"
+            capsys, "ls", prefix, "--include", "model/", "--exclude", ".*/Adam"
         )["tensors"]
     ]
     assert names and all(n.startswith("model/") and "/Adam" not in n for n in names)
-    # Slim semantics: a regex matched at the start of the name, not anywhere in it.
-    assert run_json(capsys, "ls", prefix, "--include", "dense")["tensors"] == []
+    # Slim semantics: a regex matched at the start of the name, not anywhere in it; a pattern
+    # that matches nothing is a usage error, not an empty listing.
+    status, out, err = run(capsys, "ls", prefix, "--include", "dense")
+    assert status == 2 and out == "" and ERROR_LINE.match(err)
+    assert "--include 'dense' matches no tensor" in err
+    status, _, err = run(capsys, "ls", prefix, "--exclude", "x")
+    assert status == 2 and "--exclude 'x' matches no tensor" in err
     sizes = [t["nbytes"] for t in run_json(capsys, "ls", prefix, "--sort", "size")["tensors"]]
     assert sizes == sorted(sizes, reverse=True)
 
@@ -233,7 +238,7 @@ def test_verify_ok_and_corrupt(capsys, tf_checkpoints, tmp_path):
     blob[info.offset + 3] ^= 0x40
     data.write_bytes(bytes(blob))
     status, out, err = run(capsys, "verify", str(copy))
-    assert status == 1 and out.startswith("FAILED (1 corrupt): 15 of 16")
+    assert status == 1 and out.startswith("FAILED (1 unreadable or corrupt): 15 of 16")
     assert ERROR_LINE.match(err) and "key 'model/dense/kernel'" in err
     status = main(["verify", str(copy), "--json"])
     report = json.loads(capsys.readouterr().out)
@@ -290,7 +295,11 @@ def test_convert_strings_fail_or_skip(capsys, tf_checkpoints, tmp_path):
     status, out, err = run(capsys, "convert", prefix, tmp_path / "s.npz")
     assert status == 1 and out == "" and ERROR_LINE.match(err)
     assert "--skip-unsupported" in err and not (tmp_path / "s.npz").exists()
-    status, out, _ = run(capsys, "convert", prefix, tmp_path / "s.npz", "--skip-unsupported")
+    status, out, err = run(capsys, "convert", prefix, tmp_path / "s.npz", "--skip-unsupported")
+    assert status == 2 and "nothing to write" in err and "--allow-empty" in err
+    assert not (tmp_path / "s.npz").exists()
+    args = ("convert", prefix, tmp_path / "s.npz", "--skip-unsupported", "--allow-empty")
+    status, out, _ = run(capsys, *args)
     assert status == 0 and out.count("skipped ") == 16 and "wrote 0 tensors" in out
 
 

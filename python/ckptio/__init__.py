@@ -17,7 +17,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
+from .errors import (
+    CheckpointError,
+    CorruptionError,
+    LossyCastError,
+    NotFoundError,
+    UnsupportedError,
+    UsageError,
+)
 from .paths import latest_checkpoint
 
 __version__ = "0.1.0"
@@ -55,6 +62,7 @@ __all__ = [
     "CheckpointError",
     "ConversionReport",
     "CorruptionError",
+    "LossyCastError",
     "NameView",
     "NotFoundError",
     "ObjectGraph",
@@ -64,6 +72,7 @@ __all__ = [
     "TensorInfo",
     "TensorSlice",
     "UnsupportedError",
+    "UsageError",
     "__version__",
     "compat",
     "fill_onnx",

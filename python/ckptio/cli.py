@@ -34,7 +34,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Callable, TextIO
 
 from . import __version__
-from .errors import CheckpointError
+from ._names import did_you_mean
+from .errors import CheckpointError, UsageError
 from .reader import Checkpoint
 from .reader import open as open_checkpoint
 
@@ -139,29 +140,34 @@ class Progress:
 # --------------------------------------------------------------------------- selection
 
 
+def _matches(pattern: str, name: str) -> bool:
+    # TF-slim matches scopes against `var.name`, i.e. "name:0"; on the command line a pattern
+    # must also work for the name as `ls` prints it (`--exclude '.*/adam_m$'`).
+    return re.match(pattern, name) is not None or re.match(pattern, name + ":0") is not None
+
+
 def _selector(
     include: list[str] | None, exclude: list[str] | None
 ) -> Callable[[Iterable[str]], list[str]] | None:
-    """A function keeping the names TF-slim's include/exclude scopes keep (regexes matched at
-    the start of the name), or None when no scope was given."""
+    """A function keeping the names the include/exclude regexes keep (matched at the start of
+    the name, with or without TF's ":0"), or None when no pattern was given. Raises
+    `UsageError` for a pattern that matches none of the names."""
     if not include and not exclude:
         return None
-    try:
-        # The restore toolkit's `select` is the reference for slim semantics.
-        from .selection import select
-    except ImportError:  # pragma: no cover - only while the toolkit is missing
-        select = None
 
     def choose(names: Iterable[str]) -> list[str]:
         names = list(names)
-        if select is not None:
-            return list(select(names, include=include, exclude=exclude, match="slim"))
-        keep = [re.compile(p) for p in include] if include else None
-        drop = [re.compile(p) for p in exclude or ()]
+        for flag, patterns in (("--include", include), ("--exclude", exclude)):
+            for pattern in patterns or ():
+                if not any(_matches(pattern, n) for n in names):
+                    scopes = {n[: i + 1] for n in names for i, c in enumerate(n) if c == "/"}
+                    hint = did_you_mean(pattern, [*names, *scopes])
+                    raise UsageError(f"{flag} {pattern!r} matches no tensor{hint}")
         return [
             n
             for n in names
-            if (keep is None or any(p.match(n) for p in keep)) and not any(p.match(n) for p in drop)
+            if (not include or any(_matches(p, n) for p in include))
+            and not any(_matches(p, n) for p in exclude or ())
         ]
 
     return choose
@@ -173,6 +179,18 @@ def _regex(pattern: str) -> str:
     except re.error as exc:
         raise argparse.ArgumentTypeError(f"invalid regular expression {pattern!r}: {exc}") from None
     return pattern
+
+
+def _dtype(name: str) -> str:
+    from .casting import dtype_names
+
+    accepted = dtype_names()
+    if name not in accepted:
+        hint = did_you_mean(name, accepted)
+        raise argparse.ArgumentTypeError(
+            f"unknown dtype {name!r}{hint}; accepted: {', '.join(accepted)}"
+        )
+    return name
 
 
 def _mapping(text: str) -> tuple[str, str]:
@@ -222,20 +240,41 @@ def cmd_ls(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _index(text: str) -> tuple[Any, ...]:
-    """Parse basic numpy indexing: "0:2, ..., 3" -> (slice(0, 2), Ellipsis, 3)."""
+    """Parse basic numpy indexing: "0:2, ..., 3" -> (slice(0, 2), Ellipsis, 3); `UsageError`
+    for anything else."""
     items: list[Any] = []
-    for part in text.split(","):
-        part = part.strip()
-        if part == "...":
-            items.append(Ellipsis)
-        elif ":" in part:
-            bounds = [int(b) if b.strip() else None for b in part.split(":")]
-            if len(bounds) > 3:
-                raise ValueError(f"bad slice {part!r}")
-            items.append(slice(*bounds))
-        else:
-            items.append(int(part))
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if part == "...":
+                items.append(Ellipsis)
+            elif ":" in part:
+                bounds = [int(b) if b.strip() else None for b in part.split(":")]
+                if len(bounds) > 3 or (len(bounds) == 3 and bounds[2] == 0):
+                    raise ValueError
+                items.append(slice(*bounds))
+            else:
+                items.append(int(part))
+    except ValueError:
+        raise UsageError(
+            f"--slice {text!r}: expected integers, start:stop[:step] slices and '...' "
+            "separated by commas, e.g. '0:2, ..., 3'"
+        ) from None
+    if items.count(Ellipsis) > 1:
+        raise UsageError(f"--slice {text!r}: '...' may appear only once")
     return tuple(items)
+
+
+def _sliced(ckpt: Checkpoint, name: str, text: str) -> Any:
+    """The region `--slice text` selects, or `UsageError` saying why it does not fit."""
+    index = _index(text)
+    shape = ckpt.info(name).shape
+    if not shape:
+        raise UsageError(f"--slice {text!r}: {name!r} is a scalar (shape []); drop --slice")
+    try:
+        return ckpt.get_slice(name)[index]
+    except IndexError as exc:
+        raise UsageError(f"--slice {text!r} does not fit shape {_shape(shape)}: {exc}") from None
 
 
 def _stats(value: Any) -> dict[str, Any]:
@@ -288,7 +327,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise CheckpointError("no such tensor" + hint, ckpt.path, args.name)
         info = ckpt.info(args.name)
         if args.slice:
-            value = ckpt.get_slice(args.name)[_index(args.slice)]
+            value = _sliced(ckpt, args.name, args.slice)
         else:
             value = ckpt.get_tensor(args.name)
         value = np.asarray(value)
@@ -432,8 +471,9 @@ def cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with open_checkpoint(args.a) as ca, open_checkpoint(args.b) as cb:
         names_a, names_b = set(ca), set(cb)
         choose = _selector(args.include, args.exclude)
-        if choose is not None:
-            names_a, names_b = set(choose(names_a)), set(choose(names_b))
+        if choose is not None:  # (a pattern must match a name of either checkpoint)
+            keep = set(choose(sorted(names_a | names_b)))
+            names_a, names_b = names_a & keep, names_b & keep
         removed = sorted(names_a - names_b)
         added = sorted(names_b - names_a)
         common = sorted(names_a & names_b)
@@ -524,20 +564,40 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             except CheckpointError as exc:
                 errors.append(exc)
             progress(done, len(names), name)
-        path = ckpt.path
+        path, fmt = ckpt.path, ckpt.format
+    # V1 files carry a CRC32C per table block only; tensor values have no checksum of their own.
+    checked = "tensor checksums" if fmt == "V2" else "V1 block checksums only (no tensor checksums)"
     if args.json:
         problems = [{"file": e.file, "key": e.key, "message": e.message} for e in errors]
         report = {"path": path, "tensors": len(names), "nbytes": total, "ok": not errors}
-        _dump_json({**report, "errors": problems}, out)
+        _dump_json({**report, "checked": checked, "errors": problems}, out)
     else:
-        for exc in errors:
-            err.write(f"ckptio: error: {sanitize(str(exc))}\n")
-        status = "OK" if not errors else f"FAILED ({len(errors)} corrupt)"
+        for text in _grouped(errors):
+            err.write(f"ckptio: error: {sanitize(text)}\n")
+        status = "OK" if not errors else f"FAILED ({len(errors)} unreadable or corrupt)"
         out.write(
             f"{status}: {len(names) - len(errors)} of {len(names)} tensors verified, "
-            f"{_human(total)} ({sanitize(path)})\n"
+            f"{_human(total)}, {checked} ({sanitize(path)})\n"
         )
     return 1 if errors else 0
+
+
+def _grouped(errors: list[CheckpointError]) -> list[str]:
+    """One line per distinct problem: errors that differ only in the tensor (every tensor of a
+    missing shard) become one line naming the file and how many tensors it holds."""
+    groups: dict[tuple[Any, ...], list[CheckpointError]] = {}
+    for exc in errors:
+        groups.setdefault((type(exc), exc.file, exc.message), []).append(exc)
+    lines = []
+    for (_, file, message), group in groups.items():
+        if len(group) == 1:
+            lines.append(str(group[0]))
+            continue
+        keys = ", ".join(repr(e.key) for e in group[:3]) + (", ..." if len(group) > 3 else "")
+        where = f"{file}: " if file is not None else ""
+        holds = "the shard holds" if "shard" in message else "affects"
+        lines.append(f"{where}{message} ({holds} {len(group)} tensors: {keys})")
+    return lines
 
 
 # --------------------------------------------------------------------------- convert, rewrite
@@ -553,6 +613,10 @@ def _rewrite_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str
         options["rename"] = dict(args.map)
     if args.cast:
         options["cast"] = args.cast
+    if args.allow_lossy_cast:
+        options["allow_lossy_cast"] = True
+    if args.allow_empty:
+        options["allow_empty"] = True
     return options
 
 
@@ -581,6 +645,10 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             **options,
         )
     if args.json:
+        casts = {
+            name: {k: _number(v) if isinstance(v, float) else v for k, v in entry.items()}
+            for name, entry in report.cast_errors.items()
+        }
         _dump_json(
             {
                 "path": report.path,
@@ -589,11 +657,17 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "skipped": report.skipped,
                 "nbytes": report.nbytes,
                 "verified": report.verified,
+                "cast_errors": casts,
             },
             out,
         )
         return 0
     lines = [f"skipped {sanitize(name)}: {why}" for name, why in report.skipped.items()]
+    lines += [
+        f"cast {sanitize(name)}: {e['from']} -> {e['to']}, max abs error "
+        f"{e['max_abs_error']:.6g}, max rel error {e['max_rel_error']:.6g}"
+        for name, e in report.cast_errors.items()
+    ]
     checked = ", verified" if report.verified else ""
     lines.append(
         f"wrote {len(report.written)} tensors ({_human(report.nbytes)}) to "
@@ -622,15 +696,23 @@ def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             plan = rewrite(ckpt, args.dst, dry_run=args.dry_run, **options)
         dropped = len(ckpt) - len(plan)
+    casts: dict[str, Any] = getattr(plan, "casts", {})
     if args.json:
-        _dump_json({"dst": args.dst, "dry_run": args.dry_run, "tensors": plan}, out)
+        shown = {name: {"from": a, "to": b} for name, (a, b) in casts.items()}
+        _dump_json({"dst": args.dst, "dry_run": args.dry_run, "tensors": plan, "casts": shown}, out)
         return 0
-    lines = [
-        f"{sanitize(src)} -> {sanitize(dst)}" if src != dst else sanitize(src)
-        for src, dst in plan.items()
-    ]
+    lines = []
+    if args.verbose or args.dry_run:  # the per-tensor listing; by default one summary line
+        for src, dst in plan.items():
+            line = f"{sanitize(src)} -> {sanitize(dst)}" if src != dst else sanitize(src)
+            if src in casts:
+                line += f"  ({casts[src][0]} -> {casts[src][1]})"
+            lines.append(line)
     verb = "would write" if args.dry_run else "wrote"
-    lines.append(f"{verb} {len(plan)} tensors to {sanitize(args.dst)} ({dropped} left out)")
+    cast_note = f", {len(casts)} cast" if casts else ""
+    lines.append(
+        f"{verb} {len(plan)} tensors to {sanitize(args.dst)} ({dropped} left out{cast_note})"
+    )
     out.write("\n".join(lines) + "\n")
     return 0
 
@@ -638,8 +720,15 @@ def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # --------------------------------------------------------------------------- argument parsing
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (``ckptio: error: ...``, exit status 2)."""
+
+    def error(self, message: str) -> Any:  # (argparse's signature says NoReturn)
+        self.exit(2, f"ckptio: error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ckptio",
         description="Read, compare, verify and convert TensorFlow checkpoints, without TensorFlow.",
         epilog="CKPT: a checkpoint prefix, its directory, its .index or .data-* file, or a V1 "
@@ -660,14 +749,16 @@ def _parser() -> argparse.ArgumentParser:
             action="append",
             type=_regex,
             metavar="RE",
-            help="keep names matching this regex at their start (TF-slim scope; repeatable)",
+            help="keep names matching this regex at their start, with or without TF's ':0' "
+            "(TF-slim scope; repeatable; must match some tensor)",
         )
         sub.add_argument(
             "--exclude",
             action="append",
             type=_regex,
             metavar="RE",
-            help="drop names matching this regex at their start (repeatable)",
+            help="drop names matching this regex at their start, with or without ':0' "
+            "(repeatable; must match some tensor)",
         )
 
     def renames(sub: argparse.ArgumentParser) -> None:
@@ -680,7 +771,21 @@ def _parser() -> argparse.ArgumentParser:
             help="rename a tensor, or a scope when OLD ends with '/' (repeatable)",
         )
         sub.add_argument(
-            "--cast", metavar="DTYPE", help="store floating tensors as DTYPE (e.g. bfloat16)"
+            "--cast",
+            type=_dtype,
+            metavar="DTYPE",
+            help="store floating tensors as DTYPE (e.g. bfloat16); casts that could lose "
+            "values (to an integer type...) are refused without --allow-lossy-cast",
+        )
+        sub.add_argument(
+            "--allow-lossy-cast",
+            action="store_true",
+            help="cast even where values can be lost (float to int saturates and truncates)",
+        )
+        sub.add_argument(
+            "--allow-empty",
+            action="store_true",
+            help="write the output even when no tensor is selected (else an error)",
         )
         sub.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
@@ -735,13 +840,22 @@ def _parser() -> argparse.ArgumentParser:
         help="leave out tensors the format cannot hold (strings...) instead of failing",
     )
     sub.add_argument("--compress", action="store_true", help="deflate .npz members")
-    sub.add_argument("--verify", action="store_true", help="read the output back and compare")
+    sub.add_argument(
+        "--verify",
+        action="store_true",
+        help="read the output back and compare; report each cast tensor's largest errors",
+    )
 
     sub = command("rewrite", cmd_rewrite, "write a renamed, filtered or cast copy (V2 bundle)")
     sub.add_argument("src", metavar="SRC")
     sub.add_argument("dst", metavar="DST", help="prefix of the new checkpoint")
     renames(sub)
-    sub.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    sub.add_argument(
+        "--dry-run", action="store_true", help="print the plan (names and casts), write nothing"
+    )
+    sub.add_argument(
+        "-v", "--verbose", action="store_true", help="list every tensor written (and its cast)"
+    )
     sub.add_argument("--update-state", action="store_true", help="update DST's checkpoint file")
     sub.add_argument(
         "--keep-object-graph", action="store_true", help="keep the TF2 object graph if unchanged"
@@ -764,8 +878,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.func(args, out, err)
+    except UsageError as exc:
+        err.write(f"ckptio: error: {sanitize(_cli_words(exc))}\n")
+        return 2
     except CheckpointError as exc:
-        err.write(f"ckptio: error: {sanitize(str(exc))}\n")
+        err.write(f"ckptio: error: {sanitize(_cli_words(exc))}\n")
     except BrokenPipeError:
         _silence_stdout()  # the reader went away (`ckptio ls | head`): nothing left to say
     except (OSError, ValueError, ImportError) as exc:
@@ -774,6 +891,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.write("ckptio: interrupted\n")
         return 130
     return 1
+
+
+# API spellings in library messages, and what the command line calls them.
+_CLI_WORDS = (
+    ("pass overwrite=True", "pass --overwrite"),
+    ("unsupported='skip'", "--skip-unsupported"),
+    ("allow_lossy_cast=True", "--allow-lossy-cast"),
+    ("allow_empty=True", "--allow-empty"),
+    ("pass to=", "pass --to"),
+    ("update_state is", "--update-state is"),
+    ("check the select or rename options", "check --include, --exclude and --map"),
+    ("left out by select or rename", "left out by --include, --exclude or --map"),
+    ("rename key ", "--map "),
+    ("rename scope ", "--map "),
+)
+
+
+def _cli_words(exc: CheckpointError) -> str:
+    """The error's text with the API's option names replaced by the CLI's flags."""
+    text = str(exc)
+    for api, flag in _CLI_WORDS:
+        text = text.replace(api, flag)
+    return text
 
 
 def _silence_stdout() -> None:

@@ -17,14 +17,18 @@ options:
 * ``rename``: ``{"old": "new", "old_scope/": "new_scope/"}`` or a function (None drops the
   tensor), with the same rules as `ckptio.rewrite`;
 * ``cast``: a dtype name for every floating tensor (``"float32"``) or ``{source name: dtype}``;
+  casts that could lose values (float to int, narrowing...) raise `LossyCastError` unless
+  ``allow_lossy_cast=True`` (the policy: `ckptio.casting`);
 * ``transforms``: ``{source name: fn(array) -> array}`` or one ``fn(name, array) -> array``;
+* ``allow_empty``: write a file even when nothing is selected (otherwise `UsageError`);
 * ``layout``: ``"torch"`` (or a layout object of `ckptio.transforms`) to rename and transpose
   TF/Keras variables into PyTorch's conventions, after ``rename``;
 * ``unsupported``: what to do with tensors the format cannot hold (strings everywhere;
   int4, complex128... depending on the format): ``"raise"`` (the default, before anything is
   written) or ``"skip"`` (listed in the report's ``skipped``);
 * ``verify``: check the source checksums while reading, read the written file back and compare
-  every tensor bit for bit before moving the file into place;
+  every tensor bit for bit before moving the file into place; cast tensors' largest absolute
+  and relative errors are recorded in the report's ``cast_errors``;
 * ``progress``: ``fn(done, total, name)``, called after each tensor.
 
 Files are written under a temporary name and renamed into place once complete (and verified),
@@ -46,8 +50,9 @@ from typing import Any, Union
 
 import numpy as np
 
-from ._dtypes import enum_for_name, numpy_dtypes
-from .errors import CheckpointError, UnsupportedError
+from ._names import check_keys, check_rename, require_some
+from .casting import cast_array, cast_error, plan_casts
+from .errors import CheckpointError, UnsupportedError, UsageError
 from .reader import Checkpoint
 from .reader import open as open_checkpoint
 from .writer import _renamer
@@ -88,6 +93,8 @@ class ConversionReport:
         skipped: {source name: why it was not converted}.
         nbytes: bytes of tensor data written.
         verified: True when the written file was read back and compared.
+        cast_errors: with `verify`, {source name: {"from", "to", "max_abs_error",
+            "max_rel_error"}} for every cast tensor.
     """
 
     path: str | None
@@ -96,6 +103,7 @@ class ConversionReport:
     skipped: dict[str, str] = field(default_factory=dict)
     nbytes: int = 0
     verified: bool = False
+    cast_errors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- the shared pipeline
@@ -140,20 +148,6 @@ def _keep(select: Select) -> Callable[[str], bool]:
     return chosen.__contains__
 
 
-def _cast_dtypes(cast: Cast, ckpt: Checkpoint, names: Iterable[str]) -> dict[str, np.dtype]:
-    """{source name: numpy dtype to cast to}: a single name casts every floating tensor."""
-    if cast is None:
-        return {}
-    table = numpy_dtypes()
-    if isinstance(cast, str):
-        floating = {"float16", "float32", "float64", "bfloat16"}
-        dtype_names = ckpt.dtype_names()
-        wanted = table[enum_for_name(cast)]
-        return {n: wanted for n in names if dtype_names[n] in floating and dtype_names[n] != cast}
-    chosen = set(names)
-    return {n: table[enum_for_name(d)] for n, d in cast.items() if n in chosen}
-
-
 def _plan(
     ckpt: Checkpoint,
     supports: Callable[[np.dtype], bool],
@@ -164,26 +158,35 @@ def _plan(
     cast: Cast,
     layout: Any,
     unsupported: str,
+    transforms: Transforms = None,
+    allow_lossy_cast: bool = False,
+    allow_empty: bool = False,
 ) -> tuple[list[_Item], dict[str, str]]:
     """Which tensors go where, and which are skipped (raising for unsupported ones unless
-    `unsupported="skip"`), decided from the index before any data is read."""
+    `unsupported="skip"`), decided from the index before any data is read. Every name the
+    options give must match a written tensor, and something must be written (`UsageError`)."""
     if unsupported not in ("raise", "skip"):
         raise ValueError(f"unsupported must be 'raise' or 'skip', not {unsupported!r}")
     keep, new_name = _keep(select), _renamer(rename)
     dtypes = ckpt.dtypes()
     skipped: dict[str, str] = {}
     chosen: dict[str, str] = {}
+    kept: list[str] = []
     for name in ckpt:
         if name == OBJECT_GRAPH:
             skipped[name] = "TF2 object graph (checkpoint metadata, not a tensor)"
             continue
         if not keep(name):
             continue
+        kept.append(name)
         target = new_name(name)
         if target is None:
             continue
         chosen[name] = target
-    casts = _cast_dtypes(cast, ckpt, chosen)
+    check_rename(rename, kept, dtypes, ckpt.path)
+    if isinstance(transforms, Mapping):
+        check_keys(transforms, chosen, dtypes, "transforms key", ckpt.path)
+    casts = plan_casts(cast, dtypes, chosen, allow_lossy=allow_lossy_cast, file=ckpt.path)
     items, refused = [], {}
     for name, renamed in chosen.items():
         dtype = casts.get(name, dtypes[name])
@@ -201,7 +204,7 @@ def _plan(
         listed = ", ".join(shown) + more
         raise UnsupportedError(
             f"{len(refused)} tensor(s) cannot be stored in {fmt}: {listed}; select them out "
-            "or pass unsupported='skip' (--skip-unsupported) to leave them out",
+            "or pass unsupported='skip' to leave them out",
             file=ckpt.path,
             key=first,
         )
@@ -216,6 +219,7 @@ def _plan(
                 key=item.target,
             )
         seen[item.target] = item.source
+    require_some(len(items), allow_empty, ckpt.path)
     return items, skipped
 
 
@@ -236,9 +240,10 @@ def _stream(
     layout: Any,
     verify: bool,
     progress: Progress | None,
+    report: ConversionReport | None = None,
 ) -> Iterator[tuple[_Item, np.ndarray]]:
     """(item, array) for each planned tensor: read (zero-copy where possible), transformed,
-    laid out and cast, one at a time."""
+    laid out and cast, one at a time. With `verify`, each cast's errors go to `report`."""
     for done, item in enumerate(items, 1):
         value = ckpt.get_tensor(item.source, verify=verify)
         value = _apply(transforms, item.source, value)
@@ -246,7 +251,16 @@ def _stream(
             for step in layout.transforms(item.renamed, value.shape):
                 value = step.apply(value)
         if item.cast is not None:
-            value = value.astype(item.cast)
+            original, value = value, cast_array(value, item.cast)
+            if verify and report is not None:
+                worst_abs, worst_rel = cast_error(original, value)
+                report.cast_errors[item.source] = {
+                    "from": original.dtype.name,
+                    "to": value.dtype.name,
+                    "max_abs_error": worst_abs,
+                    "max_rel_error": worst_rel,
+                }
+            del original
         yield item, value
         if progress is not None:
             progress(done, len(items), item.source)
@@ -357,6 +371,8 @@ def to_safetensors(
     transforms: Transforms = None,
     layout: Any = None,
     unsupported: str = "raise",
+    allow_lossy_cast: bool = False,
+    allow_empty: bool = False,
     metadata: Mapping[str, str] | None = None,
     verify: bool = False,
     overwrite: bool = False,
@@ -386,11 +402,20 @@ def to_safetensors(
             cast=cast,
             layout=layout,
             unsupported=unsupported,
+            transforms=transforms,
+            allow_lossy_cast=allow_lossy_cast,
+            allow_empty=allow_empty,
         )
         report = ConversionReport(os.fspath(path), "safetensors", skipped=skipped)
         tensors: dict[str, np.ndarray] = {}
         for item, value in _stream(
-            ckpt, items, transforms=transforms, layout=layout, verify=verify, progress=progress
+            ckpt,
+            items,
+            transforms=transforms,
+            layout=layout,
+            verify=verify,
+            progress=progress,
+            report=report,
         ):
             tensors[item.target] = _contiguous(value)
             report.written[item.source] = item.target
@@ -443,6 +468,8 @@ def to_npz(
     transforms: Transforms = None,
     layout: Any = None,
     unsupported: str = "raise",
+    allow_lossy_cast: bool = False,
+    allow_empty: bool = False,
     compress: bool = False,
     verify: bool = False,
     overwrite: bool = False,
@@ -469,6 +496,9 @@ def to_npz(
             cast=cast,
             layout=layout,
             unsupported=unsupported,
+            transforms=transforms,
+            allow_lossy_cast=allow_lossy_cast,
+            allow_empty=allow_empty,
         )
         report = ConversionReport(os.fspath(path), "npz", skipped=skipped)
         written: dict[str, tuple[np.dtype, tuple[int, ...], bytes]] = {}
@@ -482,6 +512,7 @@ def to_npz(
                     layout=layout,
                     verify=verify,
                     progress=progress,
+                    report=report,
                 )
                 for item, value in stream:
                     # force_zip64: the member size is not known before it is written.
@@ -576,6 +607,8 @@ def _torch_state_dict(
     transforms: Transforms,
     layout: Any,
     unsupported: str,
+    allow_lossy_cast: bool,
+    allow_empty: bool,
     copy: bool,
     verify: bool,
     progress: Progress | None,
@@ -593,11 +626,20 @@ def _torch_state_dict(
             cast=cast,
             layout=layout,
             unsupported=unsupported,
+            transforms=transforms,
+            allow_lossy_cast=allow_lossy_cast,
+            allow_empty=allow_empty,
         )
         report = ConversionReport(path, "pt", skipped=skipped)
         state: dict[str, Any] = {}
         for item, value in _stream(
-            ckpt, items, transforms=transforms, layout=layout, verify=verify, progress=progress
+            ckpt,
+            items,
+            transforms=transforms,
+            layout=layout,
+            verify=verify,
+            progress=progress,
+            report=report,
         ):
             state[item.target] = _tensor(torch, value, copy)
             report.written[item.source] = item.target
@@ -614,6 +656,8 @@ def to_torch(
     transforms: Transforms = None,
     layout: Any = None,
     unsupported: str = "raise",
+    allow_lossy_cast: bool = False,
+    allow_empty: bool = False,
     copy: bool = False,
     verify: bool = False,
     progress: Progress | None = None,
@@ -637,6 +681,8 @@ def to_torch(
         transforms=transforms,
         layout=layout,
         unsupported=unsupported,
+        allow_lossy_cast=allow_lossy_cast,
+        allow_empty=allow_empty,
         copy=copy,
         verify=verify,
         progress=progress,
@@ -655,6 +701,8 @@ def save_torch(
     transforms: Transforms = None,
     layout: Any = None,
     unsupported: str = "raise",
+    allow_lossy_cast: bool = False,
+    allow_empty: bool = False,
     verify: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
@@ -674,6 +722,8 @@ def save_torch(
         transforms=transforms,
         layout=layout,
         unsupported=unsupported,
+        allow_lossy_cast=allow_lossy_cast,
+        allow_empty=allow_empty,
         copy=False,
         verify=verify,
         progress=progress,
@@ -956,7 +1006,7 @@ def convert(
         to = _SUFFIXES.get(os.path.splitext(os.fspath(path))[1].lower())
         if to is None:
             known = ", ".join(sorted(FORMATS))
-            raise ValueError(f"cannot tell the format from {os.fspath(path)!r}: pass to= ({known})")
+            raise UsageError(f"cannot tell the format from {os.fspath(path)!r}: pass to= ({known})")
     if to not in FORMATS:
-        raise ValueError(f"unknown format {to!r} (known: {', '.join(sorted(FORMATS))})")
+        raise UsageError(f"unknown format {to!r} (known: {', '.join(sorted(FORMATS))})")
     return FORMATS[to](src, path, **options)

@@ -50,6 +50,7 @@ from typing import Any, Union
 
 from . import _core
 from ._dtypes import enum_for_name, numpy_dtypes
+from .casting import cast_array
 from .convert import SAFETENSORS_CODES
 from .errors import CheckpointError
 from .paths import is_url
@@ -436,7 +437,7 @@ def _write_safetensors_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[st
                 _tensors(ckpt, names, job["verify"]), layout
             ):
                 if value.dtype != dtype:
-                    value = value.astype(dtype)
+                    value = cast_array(value, dtype)
                 data = _bytes_of(value)
                 if data.size != nbytes:
                     raise CheckpointError(
@@ -519,6 +520,8 @@ def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, An
                     writer.add_copy(targets[source], ckpt, source)
             rest = [source for source, _, _ in job["items"] if source not in copies]
             for source, value in _tensors(ckpt, rest, job["verify"]):
+                if casts[source] is not None:
+                    value = cast_array(value, numpy_dtypes()[enum_for_name(casts[source])])
                 writer.add(targets[source], value, dtype=casts[source])
                 del value
         part = _core.BundleReader(prefix)
@@ -723,6 +726,8 @@ def to_safetensors(
     rename: Rename = None,
     cast: str | Mapping[str, str] | None = None,
     unsupported: str = "raise",
+    allow_lossy_cast: bool = False,
+    allow_empty: bool = False,
     metadata: Mapping[str, str] | None = None,
     verify: bool = False,
     overwrite: bool = False,
@@ -743,7 +748,8 @@ def to_safetensors(
             ``concurrent.futures.Executor``.
         max_workers: threads of the default pool (default: min(4, CPUs)).
         max_shard_bytes: most tensor bytes per output file (a larger tensor gets a file alone).
-        select, rename, cast, unsupported, metadata: as `ckptio.to_safetensors`.
+        select, rename, cast, unsupported, allow_lossy_cast, allow_empty, metadata: as
+            `ckptio.to_safetensors`.
         verify: check source checksums while reading, and read every written file back.
         overwrite: replace existing output files.
         storage_options: fsspec options of the source URL (default: those it was opened with).
@@ -767,6 +773,8 @@ def to_safetensors(
             cast=cast,
             layout=None,
             unsupported=unsupported,
+            allow_lossy_cast=allow_lossy_cast,
+            allow_empty=allow_empty,
         )
         planned = sorted(
             (
@@ -848,6 +856,8 @@ def rewrite(
     select: Select = None,
     rename: Rename = None,
     cast: str | Mapping[str, str] | None = None,
+    allow_lossy_cast: bool = False,
+    allow_empty: bool = False,
     keep_object_graph: bool = False,
     verify: bool = False,
     overwrite: bool = False,
@@ -859,15 +869,15 @@ def rewrite(
 ) -> ShardedReport:
     """Write a new TensorBundle checkpoint at `dst` from `src`, one task per data shard.
 
-    The options are those of `ckptio.rewrite` (select, rename, cast, keep_object_graph,
-    overwrite, update_state) plus the engine's (see `to_safetensors`). Each task writes one
-    data shard (``dst.data-0000k-of-0000N``) of at most `max_shard_bytes` (bigger tensors get
-    a shard alone); the driver then writes ``dst.index`` over all of them. Tensors of a local
-    source that are neither cast nor partitioned are copied byte for byte (checksums kept);
-    the rest are re-encoded. `dst` may be a URL (then `update_state` is not available).
-    Works on remote sources too, which `ckptio.rewrite` cannot copy from.
+    The options are those of `ckptio.rewrite` (select, rename, cast, allow_lossy_cast,
+    allow_empty, keep_object_graph, overwrite, update_state) plus the engine's (see
+    `to_safetensors`). Each task writes one data shard (``dst.data-0000k-of-0000N``) of at
+    most `max_shard_bytes` (bigger tensors get a shard alone); the driver then writes
+    ``dst.index`` over all of them. Tensors of a local source that are neither cast nor
+    partitioned are copied byte for byte (checksums kept); the rest are re-encoded. `dst` may
+    be a URL (then `update_state` is not available). Works on remote sources too, which
+    `ckptio.rewrite` cannot copy from.
     """
-    from .writer import _cast_table
     from .writer import rewrite as plan_rewrite
 
     started = time.perf_counter()
@@ -886,11 +896,14 @@ def rewrite(
             dst,
             select=select,
             rename=rename,
+            cast=cast,
+            allow_lossy_cast=allow_lossy_cast,
+            allow_empty=allow_empty,
             keep_object_graph=keep_object_graph,
             overwrite=overwrite,
             dry_run=True,
         )
-        casts = _cast_table(cast, ckpt, plan)
+        casts = {name: dtype for name, (_, dtype) in plan.casts.items()}
         planned = sorted(
             (
                 (source, target, casts.get(source), _out_nbytes(ckpt, source, casts.get(source)))

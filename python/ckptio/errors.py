@@ -5,8 +5,10 @@ from __future__ import annotations
 __all__ = [
     "CheckpointError",
     "CorruptionError",
+    "LossyCastError",
     "NotFoundError",
     "UnsupportedError",
+    "UsageError",
 ]
 
 
@@ -50,6 +52,18 @@ class CorruptionError(CheckpointError):
 
 class UnsupportedError(CheckpointError):
     """A valid checkpoint feature ckptio does not read (variant tensors, big-endian bundles...)."""
+
+
+class UsageError(CheckpointError, ValueError):
+    """An argument that cannot be what the caller meant: an unknown dtype name, a name, rename,
+    transform or pattern that matches no tensor, a selection that leaves nothing to write.
+    Also a ValueError. The message quotes what was given and the closest names. The command
+    line reports it as a usage error (exit status 2)."""
+
+
+class LossyCastError(UsageError):
+    """A requested cast that could lose values (float to integer, narrowing integers, complex
+    to real...), refused unless the caller opts in (``allow_lossy_cast=True``)."""
 
 
 # Codes of the C++ core's Status (src/status.h), in enum order.

@@ -25,10 +25,12 @@ import numpy as np
 
 from . import _core
 from ._dtypes import enum_for, enum_for_name
+from ._names import check_keys, check_rename, require_some
+from .casting import cast_array, plan_casts, target_dtype
 from .errors import CheckpointError
 from .paths import read_checkpoint_state
 
-__all__ = ["BundleWriter", "rewrite", "save", "update_checkpoint_state"]
+__all__ = ["BundleWriter", "RewritePlan", "rewrite", "save", "update_checkpoint_state"]
 
 
 def _as_string_elements(value: Any) -> tuple[list[int], list[bytes]] | None:
@@ -257,7 +259,9 @@ def rewrite(
     overwrite: bool = False,
     update_state: bool = False,
     dry_run: bool = False,
-) -> dict[str, str]:
+    allow_lossy_cast: bool = False,
+    allow_empty: bool = False,
+) -> RewritePlan:
     """Write a new checkpoint at `dst` from `src` (a path or an open Checkpoint).
 
     Args:
@@ -265,16 +269,21 @@ def rewrite(
         rename: {old: new} exact names and `"old_scope/": "new_scope/"` prefixes, or a function
             returning the new name (None drops the tensor).
         cast: a TF dtype name for every floating tensor ("bfloat16"), or {name: dtype}.
+            Casts that could lose values (float to int, narrowing...) raise
+            `LossyCastError` unless `allow_lossy_cast` (the policy: `ckptio.casting`).
         transforms: {source name: function(array) -> array} applied before writing.
         keep_object_graph: TF2 checkpoints carry `_CHECKPOINTABLE_OBJECT_GRAPH`, whose node
             keys would no longer match renamed tensors; it is dropped by default (TF then
             restores by name, `tf.train.load_checkpoint` is unaffected). With True it is kept
             only when no key was renamed or dropped.
         dry_run: compute and return the plan without writing.
+        allow_empty: write a checkpoint even when nothing is selected (else `UsageError`).
 
     Tensors that are neither cast nor transformed are copied byte for byte from the source
     shards (their checksums carried over) without being decoded. `dst` may not be the source
-    checkpoint unless `overwrite=True`. Returns {source name: destination name}.
+    checkpoint unless `overwrite=True`. Every key of `rename`, `cast` and `transforms` must
+    match a written tensor (`UsageError`, with the closest names). Returns a `RewritePlan`,
+    {source name: destination name} with the casts in `.casts`.
     """
     from .reader import Checkpoint
     from .reader import open as open_checkpoint
@@ -293,13 +302,21 @@ def rewrite(
         keep = chosen.__contains__
     new_name = _renamer(rename)
     graph_key = "_CHECKPOINTABLE_OBJECT_GRAPH"
-    plan: dict[str, str] = {}
+    plan = RewritePlan()
+    kept = []
     for name in ckpt:
         if name == graph_key or not keep(name):
             continue
+        kept.append(name)
         target = new_name(name)
         if target is not None:
             plan[name] = target
+    every = ckpt.dtypes()
+    check_rename(rename, kept, every, ckpt.path)
+    check_keys(transforms or {}, plan, every, "transforms key", ckpt.path)
+    require_some(len(plan), allow_empty, ckpt.path)
+    casts = _cast_table(cast, ckpt, plan, allow_lossy_cast)
+    plan.casts = {name: (ckpt.info(name).dtype_name, dtype) for name, dtype in casts.items()}
     if len(set(plan.values())) != len(plan):
         seen: dict[str, str] = {}
         for source, target in plan.items():
@@ -317,7 +334,6 @@ def rewrite(
         plan[graph_key] = graph_key
     if dry_run:
         return plan
-    casts = _cast_table(cast, ckpt, plan)
     transforms = dict(transforms or {})
     with BundleWriter(dst, overwrite=overwrite, update_state=update_state) as writer:
         for source, target in plan.items():
@@ -335,20 +351,32 @@ def rewrite(
             value = ckpt[source]
             if source in transforms:
                 value = transforms[source](value)
+            if source in casts:
+                value = cast_array(value, target_dtype(casts[source]))
             writer.add(target, value, dtype=casts.get(source))
     return plan
 
 
+class RewritePlan(dict):
+    """{source name: destination name} of a rewrite, in order, with the casts it makes.
+
+    Attributes:
+        casts: {source name: (stored dtype name, dtype name written)} for cast tensors.
+    """
+
+    casts: dict[str, tuple[str, str]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.casts = {}
+
+
 def _cast_table(
-    cast: Mapping[str, str] | str | None, ckpt: Any, plan: Mapping[str, str]
+    cast: Mapping[str, str] | str | None,
+    ckpt: Any,
+    plan: Mapping[str, str],
+    allow_lossy: bool = False,
 ) -> dict[str, str]:
-    if cast is None:
-        return {}
-    if isinstance(cast, str):
-        floating = re.compile(r"^(float(16|32|64)|bfloat16)$")
-        return {
-            name: cast
-            for name in plan
-            if floating.match(ckpt.info(name).dtype_name) and ckpt.info(name).dtype_name != cast
-        }
-    return {name: dtype for name, dtype in cast.items() if name in plan}
+    """{source name: TF dtype name to store it as}, by the policy of `ckptio.casting`."""
+    table = plan_casts(cast, ckpt.dtypes(), plan, allow_lossy=allow_lossy, file=ckpt.path)
+    return {name: dtype.name for name, dtype in table.items()}
