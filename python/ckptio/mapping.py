@@ -42,6 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._names import did_you_mean
 from .errors import CheckpointError, NotFoundError
 
 __all__ = [
@@ -162,7 +163,8 @@ def from_assignment_map(
     as `<var>/part_<n>`). Returns the assignments in TF's order. Raises `RestoreError`
     (a ValueError) for the maps TF rejects while building: a scope pair whose checkpoint side
     does not end with `/`, parts of different variables in one list; a target list naming
-    unknown targets. A missing checkpoint tensor gives `found=False` with TF's message.
+    unknown targets; and, where TF silently does nothing, a scope pair whose target scope holds
+    no target. A missing checkpoint tensor gives `found=False` with TF's message.
     """
     store = {name: None for name in targets}
     available = set(checkpoint_names)
@@ -204,7 +206,18 @@ def from_assignment_map(
                 )
             )
             continue
-        out.extend(_scope_assignments(ckpt_name, current, store, available, checkpoint, rule))
+        reached = list(_scope_assignments(ckpt_name, current, store, available, checkpoint, rule))
+        if not reached:
+            # TF silently does nothing here; a typo'd scope must not pass unnoticed.
+            scope = current.rstrip("/")
+            scopes = {n[:i] for n in store for i, c in enumerate(n) if c == "/"}
+            raise RestoreError(
+                f"assignment map {rule}: target scope {scope!r} holds no target variable"
+                + did_you_mean(scope, scopes),
+                checkpoint,
+                ckpt_name,
+            )
+        out.extend(reached)
     return out
 
 

@@ -36,8 +36,10 @@ Errors. With `errors="raise"` (default) the first problem raises `RestoreError`,
 the checkpoint and tensor named: a checkpoint tensor that is missing (unless
 `ignore_missing=True`: then it is only reported, as slim's `ignore_missing_vars`), shapes
 that differ, dtypes that differ (TF fails only when the restore runs; we fail when planning),
-partitions that do not tile the tensor, transforms that do not apply. Malformed assignment maps
-always raise. With `errors="report"` the plan is returned with `plan.problems` listed;
+partitions that do not tile the tensor, transforms that do not apply, a `transforms=` key that
+names no planned target or checkpoint tensor (with the closest names). Malformed assignment
+maps always raise, and so does a scope pair whose target scope holds no target (TF silently
+does nothing there). With `errors="report"` the plan is returned with `plan.problems` listed;
 `plan.load()` refuses to run until they are gone.
 
 One deliberate difference from TF: for scope pairs (`{'old/': 'new/'}`) TF checks no shapes and
@@ -56,6 +58,7 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
+from ._names import did_you_mean
 from .mapping import (
     Assignment,
     NameView,
@@ -149,8 +152,9 @@ class Missing:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something that stops the restore: kind is "missing", "shape", "dtype", "partition" or
-    "transform"; message names the checkpoint and the tensor."""
+    """Something that stops the restore: kind is "missing", "shape", "dtype", "partition",
+    "transform" or "name" (a `transforms=` key that applies to nothing); message names the
+    checkpoint and the tensor."""
 
     target: str
     source: str
@@ -423,6 +427,7 @@ class _Planner:
         self.missing: dict[str, Missing] = {}
         self.problems: list[Problem] = []
         self.notes: list[str] = []
+        self.used_transforms: set[str] = set()
 
     def problem(self, target: str, source: str, kind: str, message: str) -> None:
         self.problems.append(Problem(target, source, kind, message))
@@ -435,8 +440,28 @@ class _Planner:
             return _as_steps(spec(source, names[0], shape, target_shape), names[0])
         for name in (*names, source):
             if name in spec:
+                self.used_transforms.add(name)
                 return _as_steps(spec[name], name)
         return ()
+
+    def check_transform_keys(self, unassigned: Mapping[str, str]) -> None:
+        """A `transforms=` key that applied to no entry is a problem (listed first): a typo
+        would otherwise silently skip the transform."""
+        spec = self.transforms
+        if not isinstance(spec, Mapping):
+            return
+        planned = [*self.entries, *{e.source for e in self.entries.values()}]
+        unmatched = []
+        for key in spec:
+            missing = key in self.missing or any(m.source == key for m in self.missing.values())
+            if key in self.used_transforms or missing:
+                continue
+            if key in unassigned:
+                why = f"names a target that is not restored ({unassigned[key]})"
+            else:
+                why = "matches no planned target or checkpoint tensor" + did_you_mean(key, planned)
+            unmatched.append(Problem(key, key, "name", f"transforms key {key!r} {why}"))
+        self.problems[:0] = unmatched
 
     def steps_for(
         self, names: Sequence[str], source: str, target_shape: Any
@@ -728,6 +753,7 @@ def plan_restore(
     for name in active:
         if name not in reached:
             unassigned[name] = left
+    planner.check_transform_keys(unassigned)
     order = {t.name: i for i, t in enumerate(targets)}
     entries = sorted(planner.entries.values(), key=lambda e: order[e.target])
     used = {e.source for e in entries}
