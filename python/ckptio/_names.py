@@ -44,7 +44,7 @@ def check_keys(
     chosen = set(planned)
     for key in keys:
         if key not in chosen:
-            raise UsageError(_unmatched(key, what, planned, every), file=file, key=key)
+            raise UsageError(_unmatched(key, what, planned, every), file=file)
 
 
 def check_rename(
@@ -66,12 +66,10 @@ def check_rename(
                 continue
             scopes = {n[: i + 1] for n in kept for i, c in enumerate(n) if c == "/"}
             raise UsageError(
-                f"rename scope {key!r} matches no tensor{did_you_mean(key, scopes)}",
-                file=file,
-                key=key,
+                f"rename scope {key!r} matches no tensor{did_you_mean(key, scopes)}", file=file
             )
         if key not in chosen:
-            raise UsageError(_unmatched(key, "rename", kept, every), file=file, key=key)
+            raise UsageError(_unmatched(key, "rename key", kept, every), file=file)
 
 
 def require_some(count: int, allow_empty: bool, file: str | None) -> None:

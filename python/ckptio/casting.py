@@ -87,31 +87,32 @@ def _finfo(dtype: np.dtype) -> Any:
 
 def lossy_reason(src: np.dtype, dst: np.dtype) -> str | None:
     """Why casting `src` to `dst` could change values beyond rounding floats, or None."""
-    s, d = src.name, dst.name
+    d = dst.name
     if src == dst or src.kind == "b":
         return None
     if dst.kind == "b":
-        return f"{s} to bool keeps only whether each value is nonzero"
+        return "only whether each value is nonzero would survive"
     if src.kind == "c":
-        return None if dst.kind == "c" else f"{s} to {d} drops the imaginary part"
+        return None if dst.kind == "c" else "the imaginary parts would be dropped"
     if _is_float(src):
         if _is_float(dst) or dst.kind == "c":
             return None
-        return f"{s} to {d} drops the fractional part and values outside {d}'s range"
+        info = _iinfo(dst)
+        return f"fractions and values outside {d}'s range [{info.min}, {info.max}] would be lost"
     if _is_int(src):
         have = _iinfo(src)
         if _is_int(dst):
             want = _iinfo(dst)
             if want.min <= have.min and have.max <= want.max:
                 return None
-            return f"{s} values outside {d}'s range [{want.min}, {want.max}] would not survive"
+            return f"values outside {d}'s range [{want.min}, {want.max}] would not survive"
         if _is_float(dst) or dst.kind == "c":
             info = _finfo(dst)
             exact = 2 ** (int(info.nmant) + 1)
             if max(-int(have.min), int(have.max)) <= min(exact, float(info.max)):
                 return None
             return f"{d} holds integers exactly only up to 2**{int(info.nmant) + 1}"
-    return f"{s} to {d} is not a numeric conversion ckptio checks"
+    return "it is not a numeric conversion ckptio checks"
 
 
 def _is_floating_tensor(dtype: Any) -> bool:
@@ -146,7 +147,6 @@ def plan_casts(
                     f"cast names {name!r}, which {why or 'is no tensor of the checkpoint'}"
                     f"{did_you_mean(name, planned)}",
                     file=file,
-                    key=name,
                 )
             if not isinstance(dtypes[name], np.dtype):
                 raise UsageError(f"{dtypes[name]} tensors cannot be cast", file=file, key=name)

@@ -193,6 +193,21 @@ def _dtype(name: str) -> str:
     return name
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
 def _mapping(text: str) -> tuple[str, str]:
     old, sep, new = text.partition("=")
     if not sep or not old:
@@ -326,7 +341,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
             raise CheckpointError("no such tensor" + hint, ckpt.path, args.name)
         info = ckpt.info(args.name)
-        if args.slice:
+        if args.slice is not None:
             value = _sliced(ckpt, args.name, args.slice)
         else:
             value = ckpt.get_tensor(args.name)
@@ -340,7 +355,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "shape": list(info.shape),
             "nbytes": info.nbytes,
         }
-        if args.slice:
+        if args.slice is not None:
             report["slice"] = args.slice
             report["slice_shape"] = list(value.shape)
         report["stats"] = stats
@@ -353,7 +368,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"dtype: {info.dtype_name}    shape: {_shape(info.shape)}    "
         f"size: {math.prod(info.shape):,} ({_human(info.nbytes)})",
     ]
-    if args.slice:
+    if args.slice is not None:
         lines.append(f"slice: [{args.slice}] -> {_shape(value.shape)}")
     if stats:
         lines.append("stats: " + "  ".join(f"{k} {_stat_text(v)}" for k, v in stats.items()))
@@ -798,10 +813,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("path", metavar="CKPT")
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("--slice", metavar="INDEX", help="show only a region, e.g. '0:2, ...'")
-    sub.add_argument("--precision", type=int, default=4, help="digits after the point (4)")
-    sub.add_argument("--threshold", type=int, default=1000, help="summarize above N elements")
-    sub.add_argument("--edgeitems", type=int, default=3, help="items shown at each edge (3)")
-    sub.add_argument("--linewidth", type=int, default=100, help="characters per line (100)")
+    sub.add_argument(
+        "--precision", type=_bounded(0, 60), default=4, help="digits after the point (4)"
+    )
+    sub.add_argument(
+        "--threshold", type=_bounded(0, 2**62), default=1000, help="summarize above N elements"
+    )
+    sub.add_argument(
+        "--edgeitems", type=_bounded(0, 10**6), default=3, help="items shown at each edge (3)"
+    )
+    sub.add_argument(
+        "--linewidth", type=_bounded(1, 10**6), default=100, help="characters per line (100)"
+    )
     sub.add_argument("--full", action="store_true", help="print every value")
 
     sub = command("tree", cmd_tree, "print the object graph of a TF2 checkpoint")

@@ -763,7 +763,6 @@ def to_safetensors(
     ckpt, opened = _source_of(src)
     out = _Output(os.fspath(directory), output_storage_options)
     try:
-        out.prepare(create=True)
         items, skipped = _plan(
             ckpt,
             _st_supports,
@@ -776,6 +775,7 @@ def to_safetensors(
             allow_lossy_cast=allow_lossy_cast,
             allow_empty=allow_empty,
         )
+        out.prepare(create=True)  # (after planning: a refused plan leaves no directory behind)
         planned = sorted(
             (
                 (
