@@ -117,9 +117,9 @@ def test_ls_include_exclude_sort(capsys, tf_checkpoints):
     assert names and all(n.startswith("model/dense") for n in names)
     names = [
         t["name"]
-        for t in run_json(
-            capsys, "ls", prefix, "--include", "model/", "--exclude", ".*/Adam"
-        )["tensors"]
+        for t in run_json(capsys, "ls", prefix, "--include", "model/", "--exclude", ".*/Adam")[
+            "tensors"
+        ]
     ]
     assert names and all(n.startswith("model/") and "/Adam" not in n for n in names)
     # Slim semantics: a regex matched at the start of the name, not anywhere in it; a pattern

@@ -16,9 +16,10 @@ Matching modes (`match=`):
 * `"slim"` (default), exactly TF-slim (format doc 11.2): every pattern is a **regex** passed to
   `re.match` against the name **with `:0` appended**, as `Graph.get_collection(scope)` does with
   `var.name`. So a scope is a string **prefix**, not a path: `vgg_16/fc8` also matches
-  `vgg_16/fc8_new/...`, and `.` or `+` are regex operators. `suffix="s"` matches
-  `scope + ".*" + "s:"`; `name="n"` matches `scope + ".*/n:|^n:"` (so, as in slim, a top-level
-  `n` matches whatever the scope).
+  `vgg_16/fc8_new/...`, and `.` or `+` are regex operators. (The command line's
+  `--include`/`--exclude` also match the plain name, so that `'.*/adam_m$'` works there.)
+  `suffix="s"` matches `scope + ".*" + "s:"`; `name="n"` matches `scope + ".*/n:|^n:"` (so,
+  as in slim, a top-level `n` matches whatever the scope).
 * `"path"`: literal strings over whole path components. `scope="vgg_16/fc8"` matches
   `vgg_16/fc8` and `vgg_16/fc8/...` only; `suffix="fc8/weights"` matches names ending with
   those components; `name` matches the last component.
