@@ -144,35 +144,35 @@ def _same_value(ours, theirs):
 def test_train_functions_match_tensorflow(tf, tf_checkpoints, name):
     prefix = tf_checkpoints(name)
     real = _tf_functions(tf)
-    with tfshim.installed(force=True) as shim:
-        ours = _tf_functions(shim)
-        listed, expected = ours["list_variables"](prefix), real["list_variables"](prefix)
-        assert type(listed) is list and listed == expected
-        assert [type(t) for t in listed] == [type(t) for t in expected]
-        assert [[type(d) for d in s] for _, s in listed] == [
-            [type(d) for d in s] for _, s in expected
-        ]
-        for var, _ in expected:
-            _same_value(ours["load_variable"](prefix, var), real["load_variable"](prefix, var))
-        reader, theirs = ours["NewCheckpointReader"](prefix), real["NewCheckpointReader"](prefix)
-        assert reader.get_variable_to_shape_map() == theirs.get_variable_to_shape_map()
-        ours_dtypes = reader.get_variable_to_dtype_map()
-        for var, dtype in theirs.get_variable_to_dtype_map().items():
-            assert ours_dtypes[var].name == dtype.name
-        directory = os.path.dirname(prefix)
-        assert ours["latest_checkpoint"](directory) == real["latest_checkpoint"](directory)
+    # The stand-in's modules, not installed: real TF imports its own submodules lazily.
+    shim = tfshim._build()["tensorflow"]
+    ours = _tf_functions(shim)
+    listed, expected = ours["list_variables"](prefix), real["list_variables"](prefix)
+    assert type(listed) is list and listed == expected
+    assert [type(t) for t in listed] == [type(t) for t in expected]
+    assert [[type(d) for d in s] for _, s in listed] == [[type(d) for d in s] for _, s in expected]
+    for var, _ in expected:
+        _same_value(ours["load_variable"](prefix, var), real["load_variable"](prefix, var))
+    reader, theirs = ours["NewCheckpointReader"](prefix), real["NewCheckpointReader"](prefix)
+    assert reader.get_variable_to_shape_map() == theirs.get_variable_to_shape_map()
+    ours_dtypes = reader.get_variable_to_dtype_map()
+    for var, dtype in theirs.get_variable_to_dtype_map().items():
+        assert ours_dtypes[var].name == dtype.name
+    directory = os.path.dirname(prefix)
+    assert ours["latest_checkpoint"](directory) == real["latest_checkpoint"](directory)
 
 
 def test_dtypes_match_tensorflow(tf):
-    with tfshim.installed(force=True) as shim:
-        for name in ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
-                     "int64", "uint8", "uint16", "uint32", "uint64", "bool", "complex64",
-                     "complex128", "string", "half", "double"):  # fmt: skip
-            ours, theirs = getattr(shim, name), getattr(tf, name)
-            assert ours.name == theirs.name and str(ours) == str(theirs)
-            assert ours.as_numpy_dtype is theirs.as_numpy_dtype
-            assert getattr(shim.dtypes, name) is ours and ours == theirs.name
-            assert ours == shim.as_dtype(theirs.as_numpy_dtype)
+    # The stand-in's modules, not installed: real TF imports its own submodules lazily.
+    shim = tfshim._build()["tensorflow"]
+    for name in ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
+                 "int64", "uint8", "uint16", "uint32", "uint64", "bool", "complex64",
+                 "complex128", "string", "half", "double"):  # fmt: skip
+        ours, theirs = getattr(shim, name), getattr(tf, name)
+        assert ours.name == theirs.name and str(ours) == str(theirs)
+        assert ours.as_numpy_dtype is theirs.as_numpy_dtype
+        assert getattr(shim.dtypes, name) is ours and ours == theirs.name
+        assert ours == shim.as_dtype(theirs.as_numpy_dtype)
 
 
 @pytest.mark.parametrize(
@@ -190,35 +190,35 @@ def test_dtypes_match_tensorflow(tf):
     ],
 )
 def test_tensors_match_tensorflow(tf, value):
-    with tfshim.installed(force=True) as shim:
-        for make in ("constant", "convert_to_tensor"):
-            ours, theirs = getattr(shim, make)(value), getattr(tf, make)(value)
+    # The stand-in's modules, not installed: real TF imports its own submodules lazily.
+    shim = tfshim._build()["tensorflow"]
+    for make in ("constant", "convert_to_tensor"):
+        ours, theirs = getattr(shim, make)(value), getattr(tf, make)(value)
+        assert ours.dtype.name == theirs.dtype.name
+        assert ours.shape == theirs.shape.as_list() and ours.shape == tuple(theirs.shape)
+        _same_value(ours.numpy(), theirs.numpy())
+    if not isinstance(value, str):
+        for dtype in ("float32", "int32", "bfloat16", "float64"):
+            ours = shim.dtypes.cast(value, getattr(shim, dtype))
+            theirs = tf.dtypes.cast(value, getattr(tf, dtype))
             assert ours.dtype.name == theirs.dtype.name
-            assert ours.shape == theirs.shape.as_list() and ours.shape == tuple(theirs.shape)
             _same_value(ours.numpy(), theirs.numpy())
-        if not isinstance(value, str):
-            for dtype in ("float32", "int32", "bfloat16", "float64"):
-                ours = shim.dtypes.cast(value, getattr(shim, dtype))
-                theirs = tf.dtypes.cast(value, getattr(tf, dtype))
-                assert ours.dtype.name == theirs.dtype.name
-                _same_value(ours.numpy(), theirs.numpy())
 
 
 def test_gfile_matches_tensorflow(tf, tmp_path):
     (tmp_path / "a.txt").write_text("one\ntwo\n")
     (tmp_path / "b.bin").write_bytes(b"\x00\x01")
-    with tfshim.installed(force=True) as shim:
-        for fs in (shim.io.gfile, tf.io.gfile):
-            assert fs.exists(str(tmp_path / "a.txt")) and not fs.exists(str(tmp_path / "c"))
-        assert shim.io.gfile.glob(str(tmp_path / "*")) == sorted(
-            tf.io.gfile.glob(str(tmp_path / "*"))
-        )
-        for mode in ("r", "rb"):
-            with shim.io.gfile.GFile(str(tmp_path / "a.txt"), mode) as ours:
-                with tf.io.gfile.GFile(str(tmp_path / "a.txt"), mode) as theirs:
-                    assert ours.read() == theirs.read()
-        with shim.io.gfile.GFile(str(tmp_path / "b.bin"), "rb") as ours:
-            assert ours.size() == 2 and list(ours) == [b"\x00\x01"]
+    # The stand-in's modules, not installed: real TF imports its own submodules lazily.
+    shim = tfshim._build()["tensorflow"]
+    for fs in (shim.io.gfile, tf.io.gfile):
+        assert fs.exists(str(tmp_path / "a.txt")) and not fs.exists(str(tmp_path / "c"))
+    assert shim.io.gfile.glob(str(tmp_path / "*")) == sorted(tf.io.gfile.glob(str(tmp_path / "*")))
+    for mode in ("r", "rb"):
+        with shim.io.gfile.GFile(str(tmp_path / "a.txt"), mode) as ours:
+            with tf.io.gfile.GFile(str(tmp_path / "a.txt"), mode) as theirs:
+                assert ours.read() == theirs.read()
+    with shim.io.gfile.GFile(str(tmp_path / "b.bin"), "rb") as ours:
+        assert ours.size() == 2 and list(ours) == [b"\x00\x01"]
 
 
 # --------------------------------------------------------------------------- running scripts

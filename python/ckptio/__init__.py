@@ -17,7 +17,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
+from .errors import (
+    CheckpointError,
+    CorruptionError,
+    NotFoundError,
+    RecipeError,
+    UnsupportedError,
+)
 from .paths import latest_checkpoint
 
 __version__ = "0.1.0"
@@ -58,6 +64,7 @@ __all__ = [
     "NameView",
     "NotFoundError",
     "ObjectGraph",
+    "RecipeError",
     "RestoreError",
     "RestorePlan",
     "Selection",

@@ -13,9 +13,9 @@ usually ``/`` -> ``.``), layout rules (the first regex matching the TF name give
 ``np.squeeze``), what to drop (optimizer slots, step counters, parts the model class does not
 hold) and the weights the model ties to others (left out of the file, as ``save_pretrained``
 does; ``from_pretrained`` re-ties them). It is strict: a rename or layout rule that matches no
-tensor, or a tensor that comes out of the renames still holding a ``/`` (no rule covered it),
-is a `RecipeError` before anything is written. Rules may be marked optional for parts some
-releases do not have.
+tensor is a `RecipeError` before anything is written; so is a name that comes out outside the
+model's key grammar (``targets``: a tensor no rule covered). Rules may be marked optional for
+parts some releases do not have.
 
 The same pieces work on their own (CLI: ``--map-re 'layer_(\\d+)/=layer.\\1.'``,
 ``--drop training-state``, ``--layout-rule 'kernel$=transpose'``; API: ``map_re=``,
@@ -77,7 +77,7 @@ class Recipe:
     optional: frozenset[str] = frozenset()  # rename/layout patterns allowed to match nothing
     tied: Sequence[str] = ()  # model keys tied to others: not written (from_pretrained re-ties)
     config: ConfigRule | None = None
-    complete_names: bool = True  # every kept name must come out with no "/" left
+    targets: str | None = None  # regex every produced name must match (None: no check)
 
 
 _LAYERNORM = [(r"/gamma$", "/weight"), (r"/beta$", "/bias"), (r"/kernel$", "/weight")]
@@ -103,6 +103,7 @@ BERT = Recipe(
     optional=frozenset({r"^cls/predictions/output_bias$", r"/output_weights$", r"/output_bias$"}),
     tied=("cls.predictions.decoder.weight", "cls.predictions.decoder.bias"),
     config=ConfigRule("bert_config.json", "bert"),
+    targets=r"(bert|cls)\.[\w.]+\.(weight|bias)",
 )
 
 GPT2 = Recipe(
@@ -129,6 +130,7 @@ GPT2 = Recipe(
             "n_layer": "n_layer",
         },
     ),
+    targets=r"(wte|wpe|ln_f|h\.\d+\.\w+(\.\w+)?)\.(weight|bias)",
 )
 
 T5 = Recipe(
@@ -150,6 +152,7 @@ T5 = Recipe(
     layouts=[(r"^(?!shared/embedding$)", ("transpose",))],
     optional=frozenset({r"^decoder/logits/kernel$"}),
     tied=("encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"),
+    targets=r"(shared|lm_head|(encoder|decoder)\.(final_layer_norm|block\.\d+\.layer\.\d+\.\w+(\.\w+)?))\.weight",
 )
 
 ALBERT = Recipe(
@@ -190,6 +193,7 @@ ALBERT = Recipe(
     ),
     tied=("predictions.decoder.weight", "predictions.decoder.bias"),
     config=ConfigRule("albert_config.json", "albert"),
+    targets=r"(albert|predictions|sop_classifier)\.([\w.]+\.)?(weight|bias)",
 )
 
 ELECTRA = Recipe(
@@ -205,6 +209,7 @@ ELECTRA = Recipe(
         *_DOTS,
     ],
     layouts=_KERNELS_T,
+    targets=r"(electra|discriminator_predictions)\.[\w.]+\.(weight|bias)",
 )
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (BERT, GPT2, T5, ALBERT, ELECTRA)}
@@ -299,7 +304,8 @@ def plan(recipe: Recipe, names: Iterable[str], file: str | None = None) -> dict[
             file=file,
         )
     targets = {n: layout.rename(n) for n in kept}
-    uncovered = [n for n, t in targets.items() if "/" in t] if recipe.complete_names else []
+    grammar = re.compile(recipe.targets) if recipe.targets is not None else None
+    uncovered = [n for n, t in targets.items() if grammar and not grammar.fullmatch(t)]
     if uncovered:
         listed = ", ".join(map(repr, uncovered[:5])) + (" ..." if len(uncovered) > 5 else "")
         raise RecipeError(
@@ -334,9 +340,7 @@ def custom_recipe(
     elif drop is not None:
         drops = list(drop)
     if base is None:
-        return Recipe(
-            name="custom", renames=renames, layouts=layouts, drop=drops, complete_names=False
-        )
+        return Recipe(name="custom", renames=renames, layouts=layouts, drop=drops)
     return Recipe(
         name=base.name,
         model=base.model,
@@ -346,6 +350,7 @@ def custom_recipe(
         optional=base.optional,
         tied=base.tied,
         config=base.config,
+        targets=base.targets,
     )
 
 
