@@ -88,6 +88,7 @@ def test_missing_attributes_say_what_is_provided():
 
 
 def test_spec_and_no_metadata_without_tensorflow():
+    pytest.importorskip("transformers", reason="transformers is not installed")
     code = textwrap.dedent(
         """
         import importlib.metadata, importlib.util, sys
