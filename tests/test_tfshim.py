@@ -305,3 +305,18 @@ def test_transformers_loader_bit_identical(hf_reference, hf_shim_results, name):
         assert got.dtype == expected.dtype and got.shape == expected.shape, key
         assert torch.equal(got.contiguous().view(-1).view(torch.uint8),
                            expected.contiguous().view(-1).view(torch.uint8)), key  # fmt: skip
+
+
+def test_checkpoint_state_functions_match_tensorflow(tf, tf_checkpoints, tmp_path):
+    prefix = tf_checkpoints("all_dtypes")
+    (tmp_path / "checkpoint").write_text(f'model_checkpoint_path: "{prefix}"\n')
+    shim = tfshim._build()["tensorflow"]
+    for name in ("train", "compat.v1.train"):
+        ours, theirs = shim, tf
+        for part in name.split("."):
+            ours, theirs = getattr(ours, part), getattr(theirs, part)
+        assert ours.latest_checkpoint(str(tmp_path)) == theirs.latest_checkpoint(str(tmp_path))
+        assert ours.latest_checkpoint(str(tmp_path / "none")) is None
+        assert list(ours.checkpoints_iterator(str(tmp_path), timeout=0.5)) == list(
+            theirs.checkpoints_iterator(str(tmp_path), timeout=0.5)
+        )
