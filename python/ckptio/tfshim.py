@@ -588,9 +588,7 @@ def install(*, force: bool = False) -> types.ModuleType:
         return sys.modules[NAME]
     reason = _real_tensorflow()
     if reason is not None and not force:
-        raise StandInError(
-            f"{reason}: use it, or pass force=True to shadow it with ckptio's stand-in"
-        )
+        raise StandInError(f"{reason}: use it, or force the stand-in over it (force=True, --force)")
     modules = _build()
     _State.saved_modules = {
         name: module
