@@ -320,3 +320,12 @@ def test_checkpoint_state_functions_match_tensorflow(tf, tf_checkpoints, tmp_pat
         assert list(ours.checkpoints_iterator(str(tmp_path), timeout=0.5)) == list(
             theirs.checkpoints_iterator(str(tmp_path), timeout=0.5)
         )
+
+
+def test_constant_shapes_and_dtype_equality_match_tensorflow(tf):
+    shim = tfshim._build()["tensorflow"]
+    for value, shape in ((0.5, [2, 3]), ([1, 2, 3, 4, 5, 6], [2, 3]), ([1.0, 2.0], None)):
+        ours, theirs = shim.constant(value, shape=shape), tf.constant(value, shape=shape)
+        _same_value(ours.numpy(), theirs.numpy())
+    for other in (None, np.float32, "float32", np.dtype("float64"), "nonsense", 3):
+        assert (shim.float32 == other) == (tf.float32 == other), other

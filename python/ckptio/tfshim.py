@@ -84,6 +84,8 @@ class DType(compat.DType):
         return f"<dtype: {self.name!r}>"
 
     def __eq__(self, other: object) -> bool:
+        if other is None:  # np.dtype(None) would be float64
+            return False
         try:
             return as_dtype(other).name == self.name
         except TypeError:
@@ -229,8 +231,12 @@ def _to_array(value: Any, dtype: Any = None) -> np.ndarray:
 def constant(value: Any, dtype: Any = None, shape: Any = None, name: str | None = None) -> Any:
     """`tf.constant`: an eager tensor (a copy of `value`)."""
     array = np.array(_to_array(value, dtype), copy=True)
-    if shape is not None:
-        array = np.broadcast_to(array, tuple(shape)).copy()
+    if shape is not None:  # TF reshapes a value of the right size, else broadcasts a scalar
+        shape = tuple(shape)
+        if array.size == int(np.prod(shape)):
+            array = array.reshape(shape)
+        else:
+            array = np.broadcast_to(array, shape).copy()
     return EagerTensor(array)
 
 
