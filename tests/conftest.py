@@ -233,3 +233,47 @@ class Failures:
 def failures():
     """``with failures("name") as f: f.check(key, func, *args)``: report every failing key."""
     return Failures
+
+
+class HFReference:
+    """transformers' TF-checkpoint loaders run with real TensorFlow on tiny checkpoints that
+    TensorFlow wrote under each original release's variable names (`hfmodels`)."""
+
+    def __init__(self, directory: Path, results: dict):
+        self.directory = directory
+        self.results = results
+
+    def prefix(self, name: str) -> str:
+        return str(self.directory / name / "model.ckpt-1000")
+
+
+def run_hf_loaders(mode: str, directory: Path, out: Path) -> dict:
+    """Run tests/hf_loader_run.py in a subprocess; returns what it saved."""
+    import subprocess
+
+    import torch
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), TF_CPP_MIN_LOG_LEVEL="2")
+    script = Path(__file__).resolve().parent / "hf_loader_run.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), mode, str(directory), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return torch.load(out, weights_only=False)
+
+
+@pytest.fixture(scope="session")
+def hf_reference(tmp_path_factory) -> HFReference:
+    """Skips without TensorFlow, torch or transformers 4.x (which has the TF loaders)."""
+    import_tensorflow()
+    pytest.importorskip("torch", reason="torch is not installed (pip install torch)")
+    transformers = pytest.importorskip(
+        "transformers", reason="transformers is not installed (pip install 'transformers<5')"
+    )
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        pytest.skip("transformers 5 has no TF checkpoint loaders: needs transformers<5")
+    directory = tmp_path_factory.mktemp("hf_models")
+    return HFReference(directory, run_hf_loaders("real", directory, directory / "real.pt"))

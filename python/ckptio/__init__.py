@@ -22,6 +22,7 @@ from .errors import (
     CorruptionError,
     LossyCastError,
     NotFoundError,
+    RecipeError,
     UnsupportedError,
     UsageError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "NameView",
     "NotFoundError",
     "ObjectGraph",
+    "RecipeError",
     "RestoreError",
     "RestorePlan",
     "Selection",

@@ -7,6 +7,8 @@
     ckptio verify CKPT [--json]
     ckptio convert CKPT OUT [--to safetensors|npz|pt] [--map OLD=NEW] [--cast DTYPE]
                    [--names key|path|full_name] [--layout torch] [--skip-unsupported]
+                   [--recipe hf-bert|hf-gpt2|hf-t5|hf-albert|hf-electra] [--map-re RE=REPL]
+                   [--drop training-state] [--layout-rule RE=STEPS]
                    [--verify] [--overwrite] [--json]
     ckptio rewrite SRC DST [--map OLD=NEW] [--include RE] [--exclude RE] [--cast DTYPE]
                    [--dry-run] [--overwrite] [--update-state] [--json]
@@ -635,6 +637,31 @@ def _rewrite_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str
     return options
 
 
+def _recipe_options(args: argparse.Namespace, source: Any, options: dict[str, Any]) -> Any:
+    """--recipe, --map-re, --drop, --layout-rule: the recipe's select/layout in `options`."""
+    if not (args.recipe or args.map_re or args.drop or args.layout_rule):
+        return None
+    from . import recipes
+
+    if args.layout:
+        raise UsageError("--layout cannot be combined with --recipe/--map-re/--drop/--layout-rule")
+    if args.map:
+        raise UsageError("--map cannot be combined with --recipe: use --map-re")
+    try:
+        recipe = recipes.custom_recipe(
+            args.map_re or (),
+            args.drop,
+            args.layout_rule or (),
+            base=recipes.resolve(args.recipe),
+        )
+    except (ValueError, re.error) as e:
+        raise UsageError(str(e)) from None
+    options.update(recipes.convert_options(recipe, source, options.pop("select", None)))
+    if str(args.output).endswith(".safetensors") and args.to in (None, "safetensors"):
+        options["metadata"] = {"format": "pt"}
+    return recipe
+
+
 def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .convert import convert
 
@@ -647,6 +674,7 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         options = _rewrite_options(args, source)
         if args.layout:
             options["layout"] = args.layout
+        recipe = _recipe_options(args, source, options)  # UsageError: exit 2 in main()
         if args.compress:
             options["compress"] = True
         report = convert(
@@ -659,6 +687,10 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             progress=progress,
             **options,
         )
+        if recipe is not None and args.names == "key":
+            from .recipes import write_config
+
+            write_config(recipe, args.path, args.output, overwrite=args.overwrite)
     if args.json:
         casts = {
             name: {k: _number(v) if isinstance(v, float) else v for k, v in entry.items()}
@@ -857,6 +889,27 @@ def _parser() -> argparse.ArgumentParser:
         "recorded in the object graph instead of the keys (applied before --include/--map)",
     )
     sub.add_argument("--layout", choices=("torch",), help="rename and transpose for PyTorch")
+    sub.add_argument(
+        "--recipe",
+        choices=("hf-bert", "hf-gpt2", "hf-t5", "hf-albert", "hf-electra"),
+        help="Hugging Face transformers names and layouts for an original release's checkpoint "
+        "(drops training state; writes config.json from bert_config.json & co)",
+    )
+    sub.add_argument(
+        "--map-re",
+        action="append",
+        metavar="RE=REPL",
+        help="regex rename (re.sub), applied in order (repeatable)",
+    )
+    sub.add_argument(
+        "--drop", choices=("training-state",), help="leave out optimizer slots and step counters"
+    )
+    sub.add_argument(
+        "--layout-rule",
+        action="append",
+        metavar="RE=STEPS",
+        help="layout steps (transpose,squeeze) for names matching RE (repeatable)",
+    )
     sub.add_argument(
         "--skip-unsupported",
         action="store_true",

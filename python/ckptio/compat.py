@@ -75,6 +75,8 @@ class CheckpointReader:
 
     def get_tensor(self, name: str) -> Any:
         value = self._ckpt.get_tensor(name, copy=True, verify=True)
+        if not value.flags.writeable:  # (empty string tensors): TF's arrays are always writable
+            value = value.copy()
         if value.ndim == 0:
             return value[()]
         return value

@@ -7,6 +7,7 @@ __all__ = [
     "CorruptionError",
     "LossyCastError",
     "NotFoundError",
+    "RecipeError",
     "UnsupportedError",
     "UsageError",
 ]
@@ -79,3 +80,8 @@ _BY_CODE: dict[int, type[CheckpointError]] = {
 def from_status(code: int, message: str, file: str | None, key: str | None) -> CheckpointError:
     """Build the exception for a C++ Status (called by the core's exception translator)."""
     return _BY_CODE.get(code, CheckpointError)(message, file=file, key=key)
+
+
+class RecipeError(CheckpointError, ValueError):
+    """A conversion recipe does not fit the checkpoint (a rule matching no tensor, a tensor
+    no rule covers): see `ckptio.recipes`."""

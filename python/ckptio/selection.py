@@ -54,7 +54,13 @@ __all__ = ["PRESETS", "Selection", "select"]
 
 _OPTIMIZER_SLOT = re.compile(
     r"(^|/)(Momentum|Adam|Adam_1|RMSProp|RMSProp_1|Adagrad|AdagradDA|Adadelta|Adadelta_1|"
-    r"Ftrl|Ftrl_1|ProximalAdagrad|Nadam|Nadam_1|Adamax|Adamax_1)(_\d+)?$"
+    r"Ftrl|Ftrl_1|ProximalAdagrad|Nadam|Nadam_1|Adamax|Adamax_1|"
+    # BERT's AdamWeightDecayOptimizer slots and Adafactor's (T5, mesh-tensorflow)
+    r"adam_m|adam_v|Adafactor)(_\d+)?$"
+    r"|(^|/)(AdamWeightDecayOptimizer|AdamWeightDecayOptimizer_1|LAMB|LAMB_1)(/|$)"
+    r"|_slot_(v|vc|vr|m)$"
+    # learning-rate and mixed-precision loss-scale variables
+    r"|(^|/)(learning_rate|good_steps|loss_scale|current_loss_scale)$"
 )
 _EMA = re.compile(r"(^|/)ExponentialMovingAverage(_\d+)?(/|$)")
 
@@ -209,6 +215,13 @@ def _presets(drop: str | Iterable[str] | None) -> list[str]:
             known = ", ".join([*PRESETS, _ALL_PRESETS])
             raise ValueError(f"unknown preset {preset!r}; known presets: {known}")
     return list(dict.fromkeys(out))
+
+
+def dropper(drop: str | Iterable[str]) -> Callable[[str], bool]:
+    """A predicate that is true for the names the presets in `drop` remove (see `PRESETS`;
+    "training_state" = all of them). Raises ValueError for an unknown preset."""
+    tests = [PRESETS[p][1] for p in _presets(drop)]
+    return lambda name: any(t(name) for t in tests)
 
 
 def select(
