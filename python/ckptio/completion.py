@@ -42,7 +42,7 @@ def tensor_names(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    found = []
+    found: list[argparse.ArgumentParser] = []
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             found.extend(action.choices.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
@@ -105,7 +105,7 @@ def _human(nbytes: int) -> str:
     return f"{nbytes:,} B"  # not reached
 
 
-def html_table(header: tuple[str, ...], rows: list[tuple[str, ...]], caption: str) -> str:
+def html_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], caption: str) -> str:
     """An HTML table of already-escaped cells; past HTML_MAX_ROWS rows, the first and last
     halves with a row saying how many were left out."""
     if len(rows) > HTML_MAX_ROWS:
