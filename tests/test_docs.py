@@ -36,6 +36,14 @@ def scratch(tmp_path, monkeypatch):
     return tmp_path
 
 
+# Optional libraries and the calls that need them: a block using one skips without it.
+_OPTIONAL = {
+    "torch": ("to_torch(", "save_torch(", 'framework="pt"'),
+    "safetensors": ("to_safetensors(",),
+    "onnx": ("fill_onnx(",),
+}
+
+
 def _onnx_model(path: Path) -> None:
     """The model.onnx the conversion example starts from: a [128, 10] float32 "fc.weight"."""
     onnx = pytest.importorskip("onnx", reason="onnx is not installed (the example fills one)")
@@ -66,10 +74,11 @@ def test_readme_example_runs(line, code, reason, scratch, capsys):
     compiled = compile("\n" * (line - 1) + code, str(README), "exec")
     if reason:
         pytest.skip(reason)
+    for module, uses in _OPTIONAL.items():
+        if any(use in code for use in uses):
+            pytest.importorskip(module, reason=f"{module} is not installed (the example uses it)")
     if "fill_onnx(" in code:
         _onnx_model(scratch / "model.onnx")
-    if "to_torch(" in code or "save_torch(" in code:
-        pytest.importorskip("torch", reason="torch is not installed (the example uses it)")
     exec(compiled, {"__name__": "readme"})
     capsys.readouterr()
 
