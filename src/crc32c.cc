@@ -7,8 +7,15 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <nmmintrin.h>
 #define CKPTIO_CRC_X86 1
-#elif defined(__aarch64__) && defined(__linux__)
+#elif defined(__aarch64__) && (defined(__linux__) || defined(__APPLE__))
+// ACLE intrinsics (GCC and clang alike); the CRC extension is switched on per function below.
+#include <arm_acle.h>
+#if defined(__linux__)
 #include <sys/auxv.h>
+#ifndef HWCAP_CRC32
+#define HWCAP_CRC32 (1 << 7)
+#endif
+#endif
 #define CKPTIO_CRC_ARM 1
 #endif
 
@@ -158,20 +165,28 @@ __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const ui
 }
 bool DetectHardware() { return __builtin_cpu_supports("sse4.2"); }
 #elif defined(CKPTIO_CRC_ARM)
-__attribute__((target("+crc"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
-                                                         size_t n) {
+#if defined(__clang__)
+#define CKPTIO_TARGET_CRC __attribute__((target("crc")))
+#else
+#define CKPTIO_TARGET_CRC __attribute__((target("+crc")))
+#endif
+CKPTIO_TARGET_CRC uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t n) {
   uint32_t c = ~crc;
   while (n >= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
-    c = __builtin_aarch64_crc32cx(c, v);
+    c = __crc32cd(c, v);
     p += 8;
     n -= 8;
   }
-  while (n--) c = __builtin_aarch64_crc32cb(c, *p++);
+  while (n--) c = __crc32cb(c, *p++);
   return ~c;
 }
+#if defined(__APPLE__)
+bool DetectHardware() { return true; }  // every Apple arm64 CPU has the CRC32 instructions
+#else
 bool DetectHardware() { return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0; }
+#endif
 #else
 uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t n) {
   return ExtendPortable(crc, p, n);

@@ -447,7 +447,7 @@ def test_large_reads_go_in_parallel_parts(s3, local, url):
 # --------------------------------------------------------------------------- locating
 
 
-def test_directory_state_file_and_latest_checkpoint(s3, local, tmp_path):
+def test_directory_state_file_and_latest_checkpoint(s3, local, tmp_path, monkeypatch):
     prefix, tensors = local
     fs = s3.fs()
     s3.upload(prefix, "train/model.ckpt-100")
@@ -460,6 +460,17 @@ def test_directory_state_file_and_latest_checkpoint(s3, local, tmp_path):
     directory = f"s3://{BUCKET}/train"
     assert ckptio.latest_checkpoint(directory) == f"{directory}/model.ckpt-100"
     assert ckptio.latest_checkpoint(f"s3://{BUCKET}/nothing-here") is None
+    # storage_options reach fsspec, as for ckptio.open
+    latest = ckptio.latest_checkpoint(directory, storage_options=s3.storage_options)
+    assert latest == f"{directory}/model.ckpt-100"
+    seen = []
+    real = ckptio.remote._filesystem
+    monkeypatch.setattr(
+        ckptio.remote, "_filesystem", lambda url, opts: seen.append(opts) or real(url, opts)
+    )
+    ckptio.latest_checkpoint(directory, storage_options=s3.storage_options)
+    monkeypatch.undo()
+    assert seen == [s3.storage_options]
     s3.recorder.requests.clear()
     with ckptio.open(directory + "/", storage_options=s3.storage_options) as ckpt:
         assert ckpt.path == f"{directory}/model.ckpt-100"

@@ -630,3 +630,36 @@ def test_object_graph_keras3_full_names(tf_checkpoints):
     weights = ckptio.select(view, drop="training_state")
     assert all(not name.startswith(("adam/", "optimizer/")) for name in weights)
     assert "step" in weights and "vocab" in weights  # user variables are kept
+
+
+def test_get_model_variables_recipe(tf, slim, tmp_path):
+    """`select(ckpt, drop="training_state")` is what slim.get_model_variables() lists, on a
+    checkpoint with a global step, Momentum slots and moving-average shadows."""
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        step = v1.train.get_or_create_global_step()
+        # What slim's layers create (their Keras-backed builders need tf_keras): weights and
+        # biases, and batch norm's moving statistics (model variables, not trainable).
+        trained = [
+            slim.model_variable("conv1/weights", shape=[3, 3, 3, 4]),
+            slim.model_variable("conv1/biases", shape=[4]),
+            slim.model_variable("logits/weights", shape=[4, 5]),
+        ]
+        for stat in ("moving_mean", "moving_variance"):
+            slim.model_variable(f"bn1/{stat}", shape=[4], trainable=False)
+        loss = tf.add_n([tf.reduce_sum(tf.square(v)) for v in trained])
+        train = v1.train.MomentumOptimizer(0.1, 0.9).minimize(loss, global_step=step)
+        ema = v1.train.ExponentialMovingAverage(0.99)
+        with tf.control_dependencies([train]):
+            ema.apply(v1.trainable_variables())
+        expected = {v.op.name for v in slim.get_model_variables()}
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+    with ckptio.open(prefix) as ckpt:
+        assert len(ckpt) > len(expected) + 5  # slots, shadows and the step are there
+        assert set(ckptio.select(ckpt, drop="training_state")) == expected
+        assert set(ckptio.select(ckpt, drop="training_state", scope="conv1")) == {
+            n for n in expected if n.startswith("conv1")
+        }

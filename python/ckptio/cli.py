@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete: this command supports tab completion)
 """The ``ckptio`` command: list, inspect, compare, verify, convert and rewrite checkpoints.
 
     ckptio ls CKPT [--include RE] [--exclude RE] [--sort name|size] [--json]
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -944,6 +946,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     status (0 ok, 1 failure, 2 usage error)."""
     out, err = sys.stdout, sys.stderr
     parser = _parser()
+    if argv is None and "_ARGCOMPLETE" in os.environ:  # the shell asks for completions
+        from .completion import autocomplete
+
+        autocomplete(parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2)

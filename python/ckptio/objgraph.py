@@ -319,8 +319,19 @@ class ObjectGraph:
         """The optimizer slot variables (`slot_of` and `slot_name` set)."""
         return [t for t in self.tensors.values() if t.slot_of is not None]
 
-    def view(self, checkpoint: Any = None, names: str = "full_name") -> NameView:
-        """The checkpoint under `names` = "full_name", "path" or "key" (module docstring)."""
+    def view(self, names: str = "full_name", checkpoint: Any = None) -> NameView:
+        """The checkpoint under `names` = "full_name", "path" or "key" (module docstring).
+
+        `checkpoint` defaults to the one the graph was read from.
+
+        >>> view = ckptio.object_graph("examples/data/keras_convnet").view("full_name")
+        >>> sorted(view)[1:5]
+        ['bn/beta', 'bn/gamma', 'bn/moving_mean', 'bn/moving_variance']
+        >>> view.key("bn/gamma")
+        'model/_operations/2/gamma/.ATTRIBUTES/VARIABLE_VALUE'
+        """
+        if not isinstance(names, str):  # view(checkpoint, names): the order before 0.2
+            names, checkpoint = (checkpoint or "full_name"), names
         ckpt = checkpoint if checkpoint is not None else self.checkpoint
         if ckpt is None:
             raise ValueError("this object graph has no checkpoint: pass one to view()")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import CorruptionError, NotFoundError
 
@@ -92,17 +94,28 @@ def read_checkpoint_state(directory: str, latest_filename: str = "checkpoint") -
     return [absolute(latest)] + [absolute(p) for p in others]
 
 
-def latest_checkpoint(directory: str, latest_filename: str = "checkpoint") -> str | None:
+def latest_checkpoint(
+    directory: str | os.PathLike[str],
+    latest_filename: str = "checkpoint",
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> str | None:
     """The newest checkpoint prefix in `directory`, like `tf.train.latest_checkpoint`.
 
     Reads the `checkpoint` state file; relative entries are taken relative to `directory`.
     Returns None when there is no state file or its newest entry has no files. `directory`
-    may be a URL (`gs://bucket/run`): see `ckptio.remote`.
+    may be a URL (`gs://bucket/run`): see `ckptio.remote`; `storage_options` go to fsspec, as
+    for `ckptio.open` (and, as there, unused for a local directory).
+
+    >>> ckptio.latest_checkpoint("examples/data/tiny_convnet")
+    'examples/data/tiny_convnet/model.ckpt-3'
     """
     if is_url(directory):
         from .remote import latest_checkpoint_url
 
-        return latest_checkpoint_url(directory, latest_filename)
+        return latest_checkpoint_url(
+            str(directory), latest_filename, storage_options=storage_options
+        )
     directory = os.fspath(directory)
     state = read_checkpoint_state(directory, latest_filename)
     if state is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
@@ -53,6 +53,75 @@ class TensorInfo:
         """Number of elements."""
         return math.prod(self.shape)
 
+    def _repr_html_(self) -> str:
+        rows = [
+            ("name", _html_name(self.name)),
+            ("dtype", _esc(self.dtype_name)),
+            ("shape", _esc(_fmt_shape(self.shape))),
+            ("elements", f"{self.size:,}"),
+            ("stored", _esc(_human(self.nbytes))),
+            ("partitioned" if self.sliced else "location",
+             "yes" if self.sliced else f"shard {self.shard}, offset {self.offset:,}"),
+        ]  # fmt: skip
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows
+        )
+        return f"<table>{body}</table>"
+
+
+# --- notebook display ---------------------------------------------------------------------
+HTML_MAX_ROWS = 60
+"""Rows a checkpoint's HTML table shows (the first and last halves; the count of the rest)."""
+
+_HTML_NAME_CHARS = 120
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def _html_name(name: str) -> str:
+    """A tensor name for HTML: escaped, its middle elided past _HTML_NAME_CHARS (full name in
+    the tooltip)."""
+    shown = name
+    if len(name) > _HTML_NAME_CHARS:
+        half = _HTML_NAME_CHARS // 2 - 1
+        shown = name[:half] + "\u2026" + name[-half:]
+    return f"<code title='{_esc(name)}'>{_esc(shown)}</code>"
+
+
+def _fmt_shape(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+def _human(nbytes: int) -> str:
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{nbytes:,} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{nbytes:,} B"  # not reached
+
+
+def html_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], caption: str) -> str:
+    """An HTML table of already-escaped cells; past HTML_MAX_ROWS rows, the first and last
+    halves with a row saying how many were left out."""
+    if len(rows) > HTML_MAX_ROWS:
+        half = HTML_MAX_ROWS // 2
+        gap = (f"\u2026 {len(rows) - 2 * half:,} more \u2026",) + ("",) * (len(header) - 1)
+        rows = [*rows[:half], gap, *rows[-half:]]
+    head = "".join(f"<th style='text-align:left'>{h}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    return (
+        f"<table><caption style='text-align:left'>{caption}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
 
 def _dtype_of(enum: int, name: str) -> DType:
     if enum == STRING_ENUM:
@@ -79,6 +148,10 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         self._index: dict[str, int] | None = None
         self._summary: list[tuple[int, str, tuple[int, ...], int]] | None = None
         self._partitioned: frozenset[str] | None = None
+        self.framework = "np"
+        """What `get_tensor` and `[name]` return: "np" (numpy arrays) or "pt" (torch tensors
+        sharing the arrays' memory; see `open`)."""
+        self._to_framework: Any = None
 
     # --- Mapping ------------------------------------------------------------------------
     def _name_list(self) -> list[str]:
@@ -103,9 +176,33 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
     def __getitem__(self, name: str) -> np.ndarray:
         return self.get_tensor(name)
 
+    # A checkpoint is an open resource, not a value: equal only to itself, hashable. (Mapping's
+    # __eq__ would compare every array, and numpy's answer to `==` has no truth value.)
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{len(self)} tensors"
         return f"<ckptio.Checkpoint {self.format} {self.path!r} ({state})>"
+
+    def _ipython_key_completions_(self) -> list[str]:
+        """IPython/Jupyter: `ckpt["conv1/<TAB>` completes tensor names."""
+        return [] if self.closed else list(self._name_list())
+
+    def _repr_html_(self) -> str:
+        """Jupyter: a table of the tensors (name, dtype, shape, stored size), from the index."""
+        if self.closed:
+            return f"<code>{_esc(repr(self))}</code>"
+        rows, params, total = [], 0, 0
+        for name, dtype, shape, nbytes in self.summary():
+            rows.append((_html_name(name), _esc(dtype), _esc(_fmt_shape(shape)), _human(nbytes)))
+            params += math.prod(shape)
+            total += nbytes
+        caption = (
+            f"<b>ckptio.Checkpoint</b> {self.format} <code>{_esc(str(self.path))}</code>: "
+            f"{len(rows):,} tensors, {params:,} parameters, {_human(total)}"
+        )
+        return html_table(("name", "dtype", "shape", "size"), rows, caption)
 
     # --- Reading ------------------------------------------------------------------------
     def get_tensor(self, name: str, *, copy: bool = False, verify: bool = False) -> np.ndarray:
@@ -115,11 +212,24 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         `copy=True`, a fresh writable array; with `verify=True` the stored checksum is checked
         first (in the same pass as the copy). Raises NotFoundError (a KeyError) for unknown names.
         """
+        value = self._numpy(name, copy=copy, verify=verify)
+        if self._to_framework is not None:
+            return self._to_framework(value, copy)
+        return value
+
+    def _numpy(self, name: str, *, copy: bool = False, verify: bool = False) -> np.ndarray:
+        """`get_tensor` as a numpy array, whatever `framework` says."""
         if name in self._partitioned_names():
             return self._assemble(self._require(name), None, copy=copy, verify=verify)
         if not isinstance(name, str):
             raise TypeError(f"tensor names are str, not {type(name).__name__}")
         return self._core.tensor(name, copy=copy, verify=verify)
+
+    def get_dtype(self, name: str) -> DType:
+        """The dtype of `name` from the index alone: a numpy dtype, "string", or TF's name for
+        dtypes numpy cannot hold (as `dtypes()`; `info(name).dtype_name` gives TF's name)."""
+        d = self._require(name)
+        return _dtype_of(d["dtype_enum"], d["dtype_name"])
 
     def info(self, name: str) -> TensorInfo:
         """Name, dtype, shape, size and location of one tensor, without reading it."""
@@ -298,17 +408,37 @@ class TensorSlice:
         return _dtype_of(self._info["dtype_enum"], self._info["dtype_name"])
 
     def get_shape(self) -> list[int]:
+        """The shape as a list (safetensors' `get_slice(name).get_shape()`)."""
         return list(self.shape)
 
+    def get_dtype(self) -> str:
+        """The dtype as safetensors spells it ("F32", "BF16", "I64"...: safetensors'
+        `get_slice(name).get_dtype()`); TF's name for dtypes safetensors lacks ("string")."""
+        from .convert import SAFETENSORS_CODES
+
+        name = self._info["dtype_name"]
+        return SAFETENSORS_CODES.get(name, name)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ckptio.TensorSlice {self.name!r} {self._info['dtype_name']} "
+            f"{_fmt_shape(self.shape)}{' partitioned' if self._info['slices'] else ''}>"
+        )
+
     def __getitem__(self, index: Any) -> np.ndarray:
+        value = self._read(index)
+        convert = self._ckpt._to_framework
+        return value if convert is None else convert(value, False)
+
+    def _read(self, index: Any) -> np.ndarray:
         if not self._info["slices"]:
             read_region = getattr(self._ckpt, "_read_region", None)
             if read_region is not None:  # remote: fetch only the bytes the region spans
                 return read_region(self._info, index)
-            return self._ckpt.get_tensor(self.name)[index]
+            return self._ckpt._numpy(self.name)[index]
         basic = _basic_region(index, self.shape)
         if basic is None:
-            return self._ckpt.get_tensor(self.name)[index]
+            return self._ckpt._numpy(self.name)[index]
         region, squeeze = basic
         out = self._ckpt._assemble(self._info, region, copy=False, verify=False)
         return out[squeeze] if squeeze else out
@@ -352,6 +482,7 @@ def open(
     verify: bool = False,
     *,
     storage_options: dict[str, Any] | None = None,
+    framework: str = "np",
 ) -> Checkpoint:
     """Open a TensorFlow checkpoint for reading, without TensorFlow.
 
@@ -364,22 +495,48 @@ def open(
     index is fetched on open, and each read fetches its own byte range (see `ckptio.remote`;
     `storage_options` go to fsspec).
 
+    `framework="pt"` (as safetensors' `safe_open`) makes `get_tensor`, `[name]` and
+    `get_slice(name)[...]` return PyTorch tensors (needs torch): they share memory with the
+    read-only mapped checkpoint like the numpy views do (bfloat16 and float8 included), so
+    pass `copy=True` to `get_tensor` before writing into one in place. "np" (default) gives
+    numpy arrays; ckptio's own converters and restore plans take numpy checkpoints.
+
     Raises NotFoundError when nothing matches, CorruptionError for damaged files.
+
+    >>> with ckptio.open("examples/data/tiny_convnet") as ckpt:
+    ...     ckpt.shapes()["convnet/embedding"], ckpt.get_dtype("convnet/embedding")
+    ((20, 4), dtype('float32'))
     """
+    to_framework = _framework(framework)
     if is_url(path):
         from .remote import open_url
 
-        return open_url(path, verify, storage_options=storage_options)  # type: ignore[arg-type]
-    located = resolve(path)
-    if located.format == "V2":
-        core = _core.BundleReader(located.prefix)
+        ckpt = open_url(path, verify, storage_options=storage_options)  # type: ignore[arg-type]
     else:
-        core = _core.V1Reader(v1_files(located.prefix))
-    ckpt = Checkpoint(core, located.prefix, located.format)
-    if verify:
-        try:
-            ckpt.verify()
-        except BaseException:
-            ckpt.close()
-            raise
+        located = resolve(path)
+        if located.format == "V2":
+            core: Any = _core.BundleReader(located.prefix)
+        else:
+            core = _core.V1Reader(v1_files(located.prefix))
+        ckpt = Checkpoint(core, located.prefix, located.format)
+        if verify:
+            try:
+                ckpt.verify()
+            except BaseException:
+                ckpt.close()
+                raise
+    if to_framework is not None:
+        ckpt.framework, ckpt._to_framework = "pt", to_framework
     return ckpt
+
+
+def _framework(framework: str) -> Any:
+    """None for numpy, else `(array, copy) -> tensor` for the framework named."""
+    if framework in ("np", "numpy"):
+        return None
+    if framework in ("pt", "torch"):
+        from .convert import _require, _tensor
+
+        torch = _require("torch", "torch")
+        return lambda value, copy: _tensor(torch, value, copy)
+    raise ValueError(f"framework must be 'np' or 'pt', not {framework!r}")

@@ -741,7 +741,7 @@ class RemoteCheckpoint(Checkpoint):
         ):
             # Strings, odd layouts and damaged entries: the whole-tensor path handles (and
             # reports) them.
-            return self.get_tensor(name)[index]
+            return self._numpy(name)[index]
         region, squeeze = basic
         itemsize = dtype.itemsize
         strides = [itemsize] * len(shape)

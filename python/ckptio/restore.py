@@ -266,6 +266,87 @@ class RestorePlan:
     def __str__(self) -> str:
         return _render(self)
 
+    def __repr__(self) -> str:
+        parts = [
+            f"{len(self.entries)} tensors",
+            "OK" if self.ok else f"{len(self.problems)} problems",
+        ]
+        for count, what in (
+            (len(self.missing), "missing"),
+            (len(self.unassigned), "not restored"),
+            (len(self.unused), "unused"),
+        ):
+            if count:
+                parts.append(f"{count} {what}")
+        return f"<ckptio.RestorePlan from {self.checkpoint!r}: {', '.join(parts)}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the plan as tables (entries, then missing, not restored, unused, problems),
+        each truncated like a checkpoint's (`ckptio.reader.HTML_MAX_ROWS`)."""
+        from .reader import _esc, _html_name, html_table
+
+        status = "OK" if self.ok else f"<b style='color:#b00'>{len(self.problems)} problem(s)</b>"
+        parts = [
+            html_table(
+                ("target", "", "source", "shape", "dtype", "transforms"),
+                [_html_entry(e) for e in self.entries],
+                f"<b>ckptio.RestorePlan</b> from <code>{_esc(self.checkpoint)}</code>: "
+                f"{len(self.entries):,} tensors, {status}",
+            )
+        ]
+        if self.missing:
+            how = "ignored" if self.ignore_missing else "fatal"
+            parts.append(
+                html_table(
+                    ("target", "looked for"),
+                    [(_html_name(m.target), _html_name(m.source)) for m in self.missing],
+                    f"Missing in the checkpoint ({how}): {len(self.missing):,}",
+                )
+            )
+        if self.unassigned:
+            parts.append(
+                html_table(
+                    ("target", "why"),
+                    [(_html_name(n), _esc(why)) for n, why in self.unassigned.items()],
+                    f"Targets not restored (left as they are): {len(self.unassigned):,}",
+                )
+            )
+        if self.unused:
+            parts.append(
+                html_table(
+                    ("checkpoint tensor",),
+                    [(_html_name(n),) for n in self.unused],
+                    f"Checkpoint tensors not used: {len(self.unused):,}",
+                )
+            )
+        if self.problems:
+            parts.append(
+                html_table(
+                    ("kind", "problem"),
+                    [(_esc(p.kind), _esc(p.message)) for p in self.problems],
+                    f"Problems: {len(self.problems):,}",
+                )
+            )
+        return "".join(parts)
+
+
+def _html_entry(e: PlanEntry) -> tuple[str, ...]:
+    from .reader import _esc, _html_name
+
+    source = (
+        _html_name(e.source)
+        if e.source == e.key
+        else (f"{_html_name(e.source)} ({_html_name(e.key)})")
+    )
+    if e.region is not None:
+        source += _esc("[" + ", ".join(f"{a}:{b}" for a, b in e.region) + "]")
+    shape = _fmt_shape(e.shape)
+    if tuple(e.source_shape) != tuple(e.shape):
+        shape = f"{_fmt_shape(e.source_shape)} \u2192 {shape}"
+    dtype = e.dtype if e.dtype == e.source_dtype else f"{e.source_dtype} \u2192 {e.dtype}"
+    steps = ", ".join(map(str, e.transforms)) or "-"
+    return (_html_name(e.target), "\u2190", source, _esc(shape), _esc(dtype), _esc(steps))
+
 
 def _slices(region: tuple[tuple[int, int], ...]) -> tuple[slice, ...]:
     return tuple(slice(a, b) for a, b in region)
@@ -655,8 +736,19 @@ def plan_restore(
     Args:
         checkpoint: a path, an open `Checkpoint`, or a `NameView` (e.g.
             `object_graph(ckpt).view()` for TF1-style names of a TF2 checkpoint).
-        target: the tensors to fill (`ckptio.targets`): `{name: shape}`,
-            `{name: (shape, dtype)}`, a `state_dict`, a weight list, a list of names.
+        target: the tensors to fill, described without TensorFlow (`ckptio.targets`), any of:
+
+            - `{name: shape}`, `{name: (shape, dtype)}` or `{name: None}` (shape unknown);
+            - a mapping whose values have `.shape` (and maybe `.dtype`): a PyTorch
+              `state_dict`, a dict of numpy arrays, of TF or Keras variables;
+            - a list of objects with `.shape` and `.path` or `.name` (Keras 3
+              `model.weights`, `tf.compat.v1.global_variables()`; a trailing `:0` is dropped);
+            - a list of names, of `(name, shape)` or of `(name, shape, dtype)` tuples;
+            - an opened checkpoint or `NameView` (anything with `shapes()` and
+              `dtype_names()`): restore one checkpoint's layout from another.
+
+            Shapes may hold None for unknown dimensions; dtypes are numpy dtypes, TF or torch
+            dtypes, or their names ("float32", "bfloat16", "int64", ...).
         assignment_map: `init_from_checkpoint` map, `{ckpt name or scope: target or scope}`
             or a list of such pairs.
         var_list: Saver-style `{ckpt name: target}`, or a list of target names and pairs.

@@ -4,7 +4,7 @@
     ckptio.select(model_names, scope="vgg_16/fc8")                   # slim.get_variables(scope)
     ckptio.select(ckpt, suffix="weights")                            # get_variables_by_suffix
     ckptio.select(ckpt, name="biases", scope="conv1")                # get_variables_by_name
-    ckptio.select(ckpt, drop="training_state")                       # model weights only
+    ckptio.select(ckpt, drop="training_state")                       # slim.get_model_variables
     ckptio.select(ckpt, include=["vgg_16/fc8"], match="path")        # whole path components
 
 It works on a checkpoint (its keys), a `NameView`, a path, or any list of names or variables
@@ -39,6 +39,10 @@ Presets (`drop=`; `PRESETS` describes them; on a `NameView` they also look at th
 `optimizer/_trainable_variables/`, which in Keras 3 checkpoints are the model's own weights);
 `ema` (`ExponentialMovingAverage` shadows); `object_graph` (`_CHECKPOINTABLE_OBJECT_GRAPH`);
 `save_counter`; and `training_state`, all of them.
+
+`slim.get_model_variables()` has no checkpoint of its own to look at; in a checkpoint, its
+variables are what remains without the training state: `select(ckpt, drop="training_state")`
+(add `scope=`/`suffix=` as `get_model_variables(scope, suffix)` takes them).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
@@ -222,7 +222,8 @@ def update_checkpoint_state(
     os.replace(temp, path)
 
 
-Rename = Mapping[str, str] | Callable[[str], "str | None"]
+# Union, not "|": this alias is evaluated at import time, and Python 3.9 has no "|" for types.
+Rename = Union[Mapping[str, str], Callable[[str], "str | None"]]
 
 
 def _renamer(rename: Rename | None) -> Callable[[str], str | None]:
