@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <atomic>
 #include <thread>
 
 #include "coding.h"
@@ -342,22 +343,50 @@ uint32_t CopyAndChecksum(const uint8_t* data, uint64_t n, uint8_t* dst, bool che
   return crc;
 }
 
-// The same over a large range with the second half on another thread: page faults (of the
-// mapped source and of a fresh destination), copies and CRCs all spread over two cores, split
-// like crc32c::ValueParallel (which serves checksums without a copy).
-uint32_t CopyAndChecksumParallel(const uint8_t* data, uint64_t n, uint8_t* dst, bool checksum) {
-  constexpr uint64_t kParallelFrom = 16 << 20;
-  if (n < kParallelFrom || std::thread::hardware_concurrency() < 2) {
-    return CopyAndChecksum(data, n, dst, checksum);
+// Large ranges go in blocks shared out to worker threads in file order. Each block is brought
+// in first (Populate: one call instead of a page fault per few pages, and on a cold file one
+// read in flight per worker, which one stream of faults or reads cannot match), then copied
+// and checksummed while in cache; the blocks' CRCs are combined at the end. More workers than
+// cores on purpose: cold, they mostly wait for the disk.
+constexpr uint64_t kBlock = 8 << 20;
+constexpr uint64_t kParallelFrom = 16 << 20;
+constexpr unsigned kWorkers = 4;
+
+// CRC (when `checksum`) of [data, data+n), copied to dst unless dst is null. `source` and
+// `offset` locate the bytes in their file for Populate (null: nothing to bring in).
+uint32_t ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* data, uint64_t n,
+                    uint8_t* dst, bool checksum) {
+  if (n < kParallelFrom) {
+    if (source != nullptr && n >= (1u << 20)) source->WillNeed(offset, n);
+    if (dst != nullptr) return CopyAndChecksum(data, n, dst, checksum);
+    return checksum ? crc32c::Value(data, n) : 0;
   }
-  const uint64_t half = (n / 2) & ~uint64_t(4095);
-  uint32_t second = 0;
-  std::thread worker([&] {
-    second = CopyAndChecksum(data + half, n - half, dst + half, checksum);
-  });
-  const uint32_t first = CopyAndChecksum(data, half, dst, checksum);
-  worker.join();
-  return checksum ? crc32c::Combine(first, second, n - half) : 0;
+  const uint64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<uint32_t> crcs(blocks);
+  std::atomic<uint64_t> next{0};
+  auto work = [&] {
+    for (uint64_t b = next++; b < blocks; b = next++) {
+      const uint64_t at = b * kBlock;
+      const uint64_t len = std::min(kBlock, n - at);
+      if (source != nullptr) source->Populate(offset + at, len);
+      if (dst != nullptr) {
+        crcs[b] = CopyAndChecksum(data + at, len, dst + at, checksum);
+      } else if (checksum) {
+        crcs[b] = crc32c::Value(data + at, len);
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  const unsigned extra = static_cast<unsigned>(std::min<uint64_t>(kWorkers, blocks)) - 1;
+  for (unsigned i = 0; i < extra; ++i) workers.emplace_back(work);
+  work();
+  for (std::thread& t : workers) t.join();
+  if (!checksum) return 0;
+  uint32_t crc = crcs[0];
+  for (uint64_t b = 1; b < blocks; ++b) {
+    crc = crc32c::Combine(crc, crcs[b], std::min(kBlock, n - b * kBlock));
+  }
+  return crc;
 }
 
 }  // namespace
@@ -387,7 +416,6 @@ Status BundleReader::Verify(const TensorRecord& r) const {
     }
   } else {
     CKPTIO_RETURN_IF_ERROR(Data(r, &bytes));
-    WillNeed(r);
     return VerifyData(r, bytes.data);
   }
   return CheckEntryCrc(r, actual);
@@ -415,7 +443,9 @@ Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) cons
     actual = crc32c::Unmask(DecodeFixed32(data + varints));
     actual = crc32c::Extend(actual, data + varints, r.entry.size - varints);
   } else {
-    actual = crc32c::ValueParallel(data, r.entry.size);
+    std::shared_ptr<const DataSource> file;
+    if (!Shard(r.entry.shard_id, &file).ok()) file.reset();  // Data() opened it already
+    actual = ReadBlocks(file.get(), r.entry.offset, data, r.entry.size, nullptr, true);
   }
   return CheckEntryCrc(r, actual);
 }
@@ -423,8 +453,9 @@ Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) cons
 
 Status BundleReader::CopyTo(const TensorRecord& r, const uint8_t* data, uint8_t* dst,
                             bool verify) const {
-  WillNeed(r);
-  const uint32_t crc = CopyAndChecksumParallel(data, r.entry.size, dst, verify);
+  std::shared_ptr<const DataSource> file;
+  if (!Shard(r.entry.shard_id, &file).ok()) file.reset();  // Data() opened it already
+  const uint32_t crc = ReadBlocks(file.get(), r.entry.offset, data, r.entry.size, dst, verify);
   return verify ? CheckEntryCrc(r, crc) : Status::OK();
 }
 
