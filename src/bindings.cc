@@ -291,7 +291,8 @@ class PyBundleReader {
     return names;
   }
 
-  // (dtype enum, dtype name, shape, stored bytes) of every listed key, in key order.
+  // (name, dtype name, shape, stored bytes) of every listed key, in key order: what
+  // `ckptio ls` prints, built in one pass.
   py::list Summary() const {
     auto reader = Get();
     py::list out;
@@ -300,7 +301,7 @@ class PyBundleReader {
       if (!r.listed) continue;
       uint64_t nbytes = r.entry.size;
       for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
-      out.append(py::make_tuple(r.entry.dtype, names.Get(r.entry.dtype, r.type.name),
+      out.append(py::make_tuple(DecodeKey(r.key), names.Get(r.entry.dtype, r.type.name),
                                 ShapeTuple(r.entry.shape.dims), nbytes));
     }
     return out;
@@ -526,7 +527,7 @@ class PyV1Reader {
     auto reader = Get();
     py::list out;
     for (const V1Tensor& t : reader->tensors()) {
-      out.append(py::make_tuple(t.dtype, t.type.name, ShapeTuple(t.shape.dims),
+      out.append(py::make_tuple(DecodeKey(t.name), t.type.name, ShapeTuple(t.shape.dims),
                                 t.num_elements * uint64_t(t.type.elem_size)));
     }
     return out;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <atomic>
+#include <system_error>
 #include <thread>
 
 #include "coding.h"
@@ -348,8 +349,9 @@ uint32_t CopyAndChecksum(const uint8_t* data, uint64_t n, uint8_t* dst, bool che
 // read in flight per worker, which one stream of faults or reads cannot match), then copied
 // and checksummed while in cache; the blocks' CRCs are combined at the end. More workers than
 // cores on purpose: cold, they mostly wait for the disk.
-constexpr uint64_t kBlock = 8 << 20;
-constexpr uint64_t kParallelFrom = 16 << 20;
+constexpr uint64_t kMaxBlock = 16 << 20;  // a 4 x 16 MiB window reaches the disk's parallel rate
+constexpr uint64_t kMinBlock = 1 << 20;
+constexpr uint64_t kParallelFrom = 2 << 20;
 constexpr unsigned kWorkers = 4;
 
 // CRC (when `checksum`) of [data, data+n), copied to dst unless dst is null. `source` and
@@ -357,17 +359,22 @@ constexpr unsigned kWorkers = 4;
 uint32_t ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* data, uint64_t n,
                     uint8_t* dst, bool checksum) {
   if (n < kParallelFrom) {
-    if (source != nullptr && n >= (1u << 20)) source->WillNeed(offset, n);
+    if (source != nullptr && n >= kMinBlock) source->WillNeed(offset, n);
     if (dst != nullptr) return CopyAndChecksum(data, n, dst, checksum);
     return checksum ? crc32c::Value(data, n) : 0;
   }
-  const uint64_t blocks = (n + kBlock - 1) / kBlock;
+  // At least one block per worker where the size allows, whole MiBs, at most kMaxBlock.
+  const uint64_t per_worker = (n + kWorkers - 1) / kWorkers;
+  const uint64_t block =
+      std::clamp<uint64_t>((per_worker + kMinBlock - 1) / kMinBlock * kMinBlock, kMinBlock,
+                           kMaxBlock);
+  const uint64_t blocks = (n + block - 1) / block;
   std::vector<uint32_t> crcs(blocks);
   std::atomic<uint64_t> next{0};
   auto work = [&] {
     for (uint64_t b = next++; b < blocks; b = next++) {
-      const uint64_t at = b * kBlock;
-      const uint64_t len = std::min(kBlock, n - at);
+      const uint64_t at = b * block;
+      const uint64_t len = std::min(block, n - at);
       if (source != nullptr) source->Populate(offset + at, len);
       if (dst != nullptr) {
         crcs[b] = CopyAndChecksum(data + at, len, dst + at, checksum);
@@ -378,13 +385,20 @@ uint32_t ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* da
   };
   std::vector<std::thread> workers;
   const unsigned extra = static_cast<unsigned>(std::min<uint64_t>(kWorkers, blocks)) - 1;
-  for (unsigned i = 0; i < extra; ++i) workers.emplace_back(work);
+  workers.reserve(extra);
+  for (unsigned i = 0; i < extra; ++i) {
+    try {
+      workers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: the workers there are take every block
+    }
+  }
   work();
   for (std::thread& t : workers) t.join();
   if (!checksum) return 0;
   uint32_t crc = crcs[0];
   for (uint64_t b = 1; b < blocks; ++b) {
-    crc = crc32c::Combine(crc, crcs[b], std::min(kBlock, n - b * kBlock));
+    crc = crc32c::Combine(crc, crcs[b], std::min(block, n - b * block));
   }
   return crc;
 }

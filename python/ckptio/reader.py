@@ -77,7 +77,6 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         """"V2" (TensorBundle) or "V1" (legacy tensor-slice table, possibly sharded)."""
         self._names: list[str] | None = None
         self._index: dict[str, int] | None = None
-        self._summary: list[tuple[int, str, tuple[int, ...], int]] | None = None
         self._partitioned: frozenset[str] | None = None
 
     # --- Mapping ------------------------------------------------------------------------
@@ -143,11 +142,6 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
             self._partitioned = frozenset(self._core.partitioned_names())
         return self._partitioned
 
-    def _summary_list(self) -> list[tuple[int, str, tuple[int, ...], int]]:
-        if self._summary is None:
-            self._summary = self._core.summary()
-        return self._summary
-
     # The maps are built in one pass in the core, straight into the dict (no per-key Python).
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """{name: shape} for every tensor, in key order."""
@@ -160,7 +154,7 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
     def summary(self) -> list[tuple[str, str, tuple[int, ...], int]]:
         """(name, TF dtype name, shape, stored bytes) of every tensor in key order, from the
         index alone: the cheapest complete listing."""
-        return [(n, s[1], s[2], s[3]) for n, s in zip(self._name_list(), self._summary_list())]
+        return self._core.summary()
 
     def nbytes(self) -> dict[str, int]:
         """{name: bytes of its values as stored} for every tensor, in key order (V1: decoded
