@@ -149,6 +149,35 @@ class DtypeNames {
 };
 
 
+// What Checkpoint.dtypes() gives for a TF enum: the numpy dtype, "string" for strings, else TF's
+// own name (dtypes numpy cannot hold). One lookup per distinct dtype, not per key.
+class DtypeObjects {
+ public:
+  DtypeObjects() { EnsureNumpyDtypes(); }
+  py::object Get(int64_t code, const char* name) {
+    auto it = cache_.find(code);
+    if (it != cache_.end()) return it->second;
+    py::object value;
+    if (code == DT_STRING) {
+      value = py::str("string");
+    } else if (code >= 0 && code < int64_t(g_numpy_dtypes.size()) && g_numpy_dtypes[code]) {
+      value = py::reinterpret_borrow<py::object>(g_numpy_dtypes[code]);
+    } else {
+      value = py::str(name);
+    }
+    return cache_.emplace(code, value).first->second;
+  }
+
+ private:
+  std::unordered_map<int64_t, py::object> cache_;
+};
+
+// Set d[key] = value stealing nothing: the dict keeps its own references (PyDict_SetItem),
+// without pybind11's accessor objects per entry.
+void DictSet(py::dict& d, const py::handle& key, const py::handle& value) {
+  if (PyDict_SetItem(d.ptr(), key.ptr(), value.ptr()) != 0) throw py::error_already_set();
+}
+
 // The Status for an exception raised by Python source code: missing objects and ckptio's own
 // errors keep their kind, anything else is an I/O error naming the path.
 Status StatusFromPython(py::error_already_set& e, const std::string& path) {
@@ -262,7 +291,8 @@ class PyBundleReader {
     return names;
   }
 
-  // (dtype enum, dtype name, shape, stored bytes) of every listed key, in key order.
+  // (name, dtype name, shape, stored bytes) of every listed key, in key order: what
+  // `ckptio ls` prints, built in one pass.
   py::list Summary() const {
     auto reader = Get();
     py::list out;
@@ -271,7 +301,7 @@ class PyBundleReader {
       if (!r.listed) continue;
       uint64_t nbytes = r.entry.size;
       for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
-      out.append(py::make_tuple(r.entry.dtype, names.Get(r.entry.dtype, r.type.name),
+      out.append(py::make_tuple(DecodeKey(r.key), names.Get(r.entry.dtype, r.type.name),
                                 ShapeTuple(r.entry.shape.dims), nbytes));
     }
     return out;
@@ -282,7 +312,43 @@ class PyBundleReader {
     auto reader = Get();
     py::dict out;
     for (const TensorRecord& r : reader->records()) {
-      if (r.listed) out[DecodeKey(r.key)] = ShapeTuple(r.entry.shape.dims);
+      if (r.listed) DictSet(out, DecodeKey(r.key), ShapeTuple(r.entry.shape.dims));
+    }
+    return out;
+  }
+
+  // {name: numpy dtype | "string" | TF name}, as cheap as the shape map: one dtype object per
+  // distinct dtype, shared by every key.
+  py::dict DtypeMap() const {
+    auto reader = Get();
+    DtypeObjects dtypes;
+    py::dict out;
+    for (const TensorRecord& r : reader->records()) {
+      if (r.listed) DictSet(out, DecodeKey(r.key), dtypes.Get(r.entry.dtype, r.type.name));
+    }
+    return out;
+  }
+
+  // {name: TF dtype name}.
+  py::dict DtypeNameMap() const {
+    auto reader = Get();
+    DtypeNames names;
+    py::dict out;
+    for (const TensorRecord& r : reader->records()) {
+      if (r.listed) DictSet(out, DecodeKey(r.key), names.Get(r.entry.dtype, r.type.name));
+    }
+    return out;
+  }
+
+  // {name: stored bytes (all slices, for a partitioned tensor)}.
+  py::dict NbytesMap() const {
+    auto reader = Get();
+    py::dict out;
+    for (const TensorRecord& r : reader->records()) {
+      if (!r.listed) continue;
+      uint64_t nbytes = r.entry.size;
+      for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
+      DictSet(out, DecodeKey(r.key), py::int_(nbytes));
     }
     return out;
   }
@@ -461,7 +527,7 @@ class PyV1Reader {
     auto reader = Get();
     py::list out;
     for (const V1Tensor& t : reader->tensors()) {
-      out.append(py::make_tuple(t.dtype, t.type.name, ShapeTuple(t.shape.dims),
+      out.append(py::make_tuple(DecodeKey(t.name), t.type.name, ShapeTuple(t.shape.dims),
                                 t.num_elements * uint64_t(t.type.elem_size)));
     }
     return out;
@@ -472,7 +538,32 @@ class PyV1Reader {
   py::dict ShapeMap() const {
     auto reader = Get();
     py::dict out;
-    for (const V1Tensor& t : reader->tensors()) out[DecodeKey(t.name)] = ShapeTuple(t.shape.dims);
+    for (const V1Tensor& t : reader->tensors()) DictSet(out, DecodeKey(t.name), ShapeTuple(t.shape.dims));
+    return out;
+  }
+
+  py::dict DtypeMap() const {
+    auto reader = Get();
+    DtypeObjects dtypes;
+    py::dict out;
+    for (const V1Tensor& t : reader->tensors()) DictSet(out, DecodeKey(t.name), dtypes.Get(t.dtype, t.type.name));
+    return out;
+  }
+
+  py::dict DtypeNameMap() const {
+    auto reader = Get();
+    DtypeNames names;
+    py::dict out;
+    for (const V1Tensor& t : reader->tensors()) DictSet(out, DecodeKey(t.name), names.Get(t.dtype, t.type.name));
+    return out;
+  }
+
+  py::dict NbytesMap() const {
+    auto reader = Get();
+    py::dict out;
+    for (const V1Tensor& t : reader->tensors()) {
+      DictSet(out, DecodeKey(t.name), py::int_(t.num_elements * uint64_t(t.type.elem_size)));
+    }
     return out;
   }
 
@@ -725,6 +816,9 @@ PYBIND11_MODULE(_core, m) {
       .def("names", &PyBundleReader::Names)
       .def("summary", &PyBundleReader::Summary)
       .def("shape_map", &PyBundleReader::ShapeMap)
+      .def("dtype_map", &PyBundleReader::DtypeMap)
+      .def("dtype_name_map", &PyBundleReader::DtypeNameMap)
+      .def("nbytes_map", &PyBundleReader::NbytesMap)
       .def("partitioned_names", &PyBundleReader::PartitionedNames)
       .def("info", &PyBundleReader::Info)
       .def("tensor", &PyBundleReader::Tensor, py::arg("name"), py::arg("copy") = false,
@@ -751,6 +845,9 @@ PYBIND11_MODULE(_core, m) {
       .def("summary", &PyV1Reader::Summary)
       .def("partitioned_names", &PyV1Reader::PartitionedNames)
       .def("shape_map", &PyV1Reader::ShapeMap)
+      .def("dtype_map", &PyV1Reader::DtypeMap)
+      .def("dtype_name_map", &PyV1Reader::DtypeNameMap)
+      .def("nbytes_map", &PyV1Reader::NbytesMap)
       .def("info", &PyV1Reader::Info)
       .def("tensor", &PyV1Reader::Tensor, py::arg("name"), py::arg("copy") = false,
            py::arg("verify") = false)

@@ -16,7 +16,9 @@ bool IsBytes(const WireReader& r) { return r.wire_type() == kLengthDelimited; }
 }  // namespace
 
 Status ParseTensorShape(std::string_view bytes, TensorShape* out) {
-  *out = TensorShape();
+  out->dims.clear();
+  out->unknown_rank = false;
+  out->dims.reserve(bytes.size() / 2);  // each dim takes at least two bytes: no regrowth
   WireReader r(bytes);
   while (r.Next()) {
     if (r.field() == 2 && IsBytes(r)) {  // dim

@@ -2,7 +2,7 @@
 
 namespace ckptio {
 
-const uint8_t* GetVarint64(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
+const uint8_t* GetVarint64Slow(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
   uint64_t result = 0;
   for (int shift = 0; shift <= 63 && p < limit; shift += 7) {
     uint64_t byte = *p++;

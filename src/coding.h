@@ -17,7 +17,15 @@ inline uint64_t DecodeFixed64(const uint8_t* p) {
 
 // On success store the value in *v and return the byte after it.
 const uint8_t* GetVarint32(const uint8_t* p, const uint8_t* limit, uint32_t* v);
-const uint8_t* GetVarint64(const uint8_t* p, const uint8_t* limit, uint64_t* v);
+const uint8_t* GetVarint64Slow(const uint8_t* p, const uint8_t* limit, uint64_t* v);
+// Inline for the one-byte case, which is most tags and small values in an index.
+inline const uint8_t* GetVarint64(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
+  if (p < limit && *p < 0x80) {
+    *v = *p;
+    return p + 1;
+  }
+  return GetVarint64Slow(p, limit, v);
+}
 
 void PutFixed32(std::string* dst, uint32_t v);
 void PutFixed64(std::string* dst, uint64_t v);

@@ -31,6 +31,8 @@ class DataSource {
   virtual Status Read(uint64_t offset, uint64_t n, ByteRange* out) const = 0;
   // A hint that [offset, offset+n) will be read soon.
   virtual void WillNeed(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
+  // Bring [offset, offset+n) in now, ready to read without faults (a block of a bulk copy).
+  virtual void Populate(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
 };
 
 // A local file, memory-mapped once; ranges are zero-copy views of the mapping.
@@ -42,6 +44,7 @@ class MappedSource : public DataSource {
   uint64_t size() const override { return file_->size(); }
   Status Read(uint64_t offset, uint64_t n, ByteRange* out) const override;
   void WillNeed(uint64_t offset, uint64_t n) const override { file_->WillNeed(offset, n); }
+  void Populate(uint64_t offset, uint64_t n) const override { file_->Populate(offset, n); }
 
  private:
   std::shared_ptr<const MappedFile> file_;

@@ -67,4 +67,19 @@ void MappedFile::WillNeed(uint64_t offset, uint64_t n) const {
   ::madvise(const_cast<uint8_t*>(data_) + start, offset + n - start, MADV_WILLNEED);
 }
 
+void MappedFile::Populate(uint64_t offset, uint64_t n) const {
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14
+#endif
+  if (data_ == nullptr || n == 0 || !RangeWithinSize(offset, n)) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t start = offset / page * page;
+  void* at = const_cast<uint8_t*>(data_) + start;
+  // Older kernels refuse the advice (EINVAL): fall back to the asynchronous hint. Any other
+  // failure (EFAULT past a truncated file's end) is left for the read itself to meet.
+  if (::madvise(at, offset + n - start, MADV_POPULATE_READ) != 0 && errno == EINVAL) {
+    ::madvise(at, offset + n - start, MADV_WILLNEED);
+  }
+}
+
 }  // namespace ckptio

@@ -13,8 +13,12 @@ verified as TF always does.
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
+from .paths import is_url, resolve, v1_files
 from .reader import Checkpoint
 from .reader import open as _open
 
@@ -74,12 +78,7 @@ class CheckpointReader:
         return name in self._ckpt
 
     def get_tensor(self, name: str) -> Any:
-        value = self._ckpt.get_tensor(name, copy=True, verify=True)
-        if not value.flags.writeable:  # (empty string tensors): TF's arrays are always writable
-            value = value.copy()
-        if value.ndim == 0:
-            return value[()]
-        return value
+        return _value(self._ckpt, name)
 
     def debug_string(self) -> bytes:
         return self._ckpt._core.debug_string()
@@ -98,21 +97,109 @@ def load_checkpoint(path: str | os.PathLike[str]) -> CheckpointReader:
     return CheckpointReader(path)
 
 
+# --- Reader cache for the one-call functions ---------------------------------------------------
+# Loaders call load_variable(path, name) once per variable: without a cache each call would
+# parse the whole index again. An open reader is reused only while every file it read still has
+# the same identity (device, inode), size and mtime, so a checkpoint rewritten in place or
+# replaced is reopened, never served stale. Files modified within _RACY_NS of the open are not
+# trusted (a filesystem's coarse timestamps could hide a same-size rewrite in the same tick):
+# such a checkpoint is opened afresh on every call, as TF does.
+_CACHE_SIZE = 4
+_RACY_NS = 2_000_000_000
+_cache: OrderedDict[tuple[str, str], tuple[tuple[Any, ...], Checkpoint]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _files_of(ckpt: Checkpoint) -> list[str]:
+    if ckpt.format == "V1":
+        return v1_files(ckpt.path)
+    n = ckpt._core.num_shards
+    return [ckpt.path + ".index"] + [f"{ckpt.path}.data-{i:05d}-of-{n:05d}" for i in range(n)]
+
+
+def _identity(files: list[str]) -> tuple[Any, ...] | None:
+    """(path, dev, ino, size, mtime_ns) of each file, or None if one is missing."""
+    out = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            return None
+        out.append((f, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def clear_cache() -> None:
+    """Close the readers kept for `load_variable` / `list_variables`."""
+    with _cache_lock:
+        for _, ckpt in _cache.values():
+            ckpt.close()
+        _cache.clear()
+
+
+def _with_checkpoint(path: str | os.PathLike[str], use: Any) -> Any:
+    """Call use(checkpoint) with a cached reader of `path` when it is provably current."""
+    if is_url(path):
+        with _open(path) as ckpt:
+            return use(ckpt)
+    located = resolve(path)
+    key = (located.format, located.prefix)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            ident, ckpt = hit
+            files = [f[0] for f in ident]
+            if located.format == "V1" and v1_files(located.prefix) != files:
+                ident = None
+            if ident is not None and _identity(files) == ident:
+                _cache.move_to_end(key)
+                return use(ckpt)
+            del _cache[key]
+            ckpt.close()
+    opened_ns = time.time_ns()
+    first = located.prefix + ".index" if located.format == "V2" else None
+    before = _identity([first]) if first else None
+    ckpt = _open(located.prefix)
+    try:
+        result = use(ckpt)
+        ident = _identity(_files_of(ckpt))
+        cacheable = (
+            ident is not None
+            and (first is None or (before is not None and before[0] == ident[0]))
+            and all(f[4] < opened_ns - _RACY_NS for f in ident)
+        )
+    except BaseException:
+        ckpt.close()
+        raise
+    if not cacheable:
+        ckpt.close()
+        return result
+    with _cache_lock:
+        old = _cache.pop(key, None)
+        if old is not None:
+            old[1].close()
+        _cache[key] = (ident, ckpt)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)[1][1].close()
+    return result
+
+
+def _value(ckpt: Checkpoint, name: str) -> Any:
+    value = ckpt.get_tensor(name, copy=True, verify=True)
+    if not value.flags.writeable:  # (empty string tensors): TF's arrays are always writable
+        value = value.copy()
+    return value[()] if value.ndim == 0 else value
+
+
 def list_variables(path: str | os.PathLike[str]) -> list[tuple[str, list[int]]]:
     """`tf.train.list_variables`: sorted (name, shape) pairs."""
-    reader = load_checkpoint(path)
-    try:
-        return sorted(reader.get_variable_to_shape_map().items())
-    finally:
-        reader.close()
+    return _with_checkpoint(
+        path, lambda ckpt: sorted((name, list(shape)) for name, shape in ckpt.shapes().items())
+    )
 
 
 def load_variable(path: str | os.PathLike[str], name: str) -> Any:
     """`tf.train.load_variable`: one tensor's value; a trailing `:0` is ignored."""
     if name.endswith(":0"):
         name = name[:-2]
-    reader = load_checkpoint(path)
-    try:
-        return reader.get_tensor(name)
-    finally:
-        reader.close()
+    return _with_checkpoint(path, lambda ckpt: _value(ckpt, name))

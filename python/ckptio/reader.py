@@ -146,7 +146,6 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         """"V2" (TensorBundle) or "V1" (legacy tensor-slice table, possibly sharded)."""
         self._names: list[str] | None = None
         self._index: dict[str, int] | None = None
-        self._summary: list[tuple[int, str, tuple[int, ...], int]] | None = None
         self._partitioned: frozenset[str] | None = None
         self.framework = "np"
         """What `get_tensor` and `[name]` return: "np" (numpy arrays) or "pt" (torch tensors
@@ -253,34 +252,28 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
             self._partitioned = frozenset(self._core.partitioned_names())
         return self._partitioned
 
-    def _summary_list(self) -> list[tuple[int, str, tuple[int, ...], int]]:
-        if self._summary is None:
-            self._summary = self._core.summary()
-        return self._summary
-
+    # The maps are built in one pass in the core, straight into the dict (no per-key Python).
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """{name: shape} for every tensor, in key order."""
-        if self._summary is None:  # one pass in the core, without building the full summary
-            return self._core.shape_map()
-        return {n: s[2] for n, s in zip(self._name_list(), self._summary_list())}
+        return self._core.shape_map()
 
     def dtypes(self) -> dict[str, DType]:
         """{name: numpy dtype, or "string"} for every tensor, in key order."""
-        return {n: _dtype_of(s[0], s[1]) for n, s in zip(self._name_list(), self._summary_list())}
+        return self._core.dtype_map()
 
     def summary(self) -> list[tuple[str, str, tuple[int, ...], int]]:
         """(name, TF dtype name, shape, stored bytes) of every tensor in key order, from the
         index alone: the cheapest complete listing."""
-        return [(n, s[1], s[2], s[3]) for n, s in zip(self._name_list(), self._summary_list())]
+        return self._core.summary()
 
     def nbytes(self) -> dict[str, int]:
         """{name: bytes of its values as stored} for every tensor, in key order (V1: decoded
         size; strings there count 0 until read)."""
-        return {n: s[3] for n, s in zip(self._name_list(), self._summary_list())}
+        return self._core.nbytes_map()
 
     def dtype_names(self) -> dict[str, str]:
         """{name: TF dtype name} for every tensor ("float32", "bfloat16", "string", ...)."""
-        return {n: s[1] for n, s in zip(self._name_list(), self._summary_list())}
+        return self._core.dtype_name_map()
 
     def get_slice(self, name: str) -> TensorSlice:
         """A lazy handle on one tensor: index it (`[0:10, ...]`) to read only that region."""
