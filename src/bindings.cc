@@ -396,6 +396,8 @@ class PyBundleReader {
 
   std::string prefix() const { return Get()->prefix(); }
   int64_t num_shards() const { return Get()->num_shards(); }
+  // Later views get mappings of their own; views handed out so far keep theirs.
+  void DetachViews() const { Get()->ForgetShards(); }
 
  private:
   std::shared_ptr<const BundleReader> Get() const {
@@ -446,6 +448,13 @@ class PyV1Reader {
 
   void Close() {
     reader_.reset();
+    cache_.clear();
+  }
+
+  // Later reads get memory of their own (fresh mappings, no cached decodes); arrays handed out
+  // so far keep theirs.
+  void DetachViews() {
+    Get()->ForgetViews();
     cache_.clear();
   }
   bool closed() const { return reader_ == nullptr; }
@@ -730,7 +739,8 @@ PYBIND11_MODULE(_core, m) {
       .def("tensor", &PyBundleReader::Tensor, py::arg("name"), py::arg("copy") = false,
            py::arg("verify") = false)
       .def("debug_string", &PyBundleReader::DebugString)
-      .def("verify", &PyBundleReader::Verify, py::arg("name") = py::none());
+      .def("verify", &PyBundleReader::Verify, py::arg("name") = py::none())
+      .def("detach_views", &PyBundleReader::DetachViews);
 
   py::class_<PyBundleWriter>(m, "BundleWriter")
       .def(py::init<const std::string&, uint64_t, bool>(), py::arg("prefix"),
@@ -755,7 +765,8 @@ PYBIND11_MODULE(_core, m) {
       .def("tensor", &PyV1Reader::Tensor, py::arg("name"), py::arg("copy") = false,
            py::arg("verify") = false)
       .def("debug_string", &PyV1Reader::DebugString)
-      .def("verify", &PyV1Reader::Verify, py::arg("name") = py::none());
+      .def("verify", &PyV1Reader::Verify, py::arg("name") = py::none())
+      .def("detach_views", &PyV1Reader::DetachViews);
 
   m.def("crc32c", [](const py::bytes& data, bool portable, uint32_t crc) {
     std::string_view v = data;

@@ -233,3 +233,15 @@ class Failures:
 def failures():
     """``with failures("name") as f: f.check(key, func, *args)``: report every failing key."""
     return Failures
+
+
+def mapped_file_at(address: int) -> str:
+    """The file mapped at `address` in this process ("" for anonymous memory): a zero-copy
+    view lies in a mapping of its data file."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split(maxsplit=5)
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if start <= address < end:
+                return fields[5].strip() if len(fields) > 5 else ""
+    return ""

@@ -41,6 +41,7 @@ _LAZY = {
     "plan_restore": "restore",
     "select": "restore",
     "ConversionReport": "convert",
+    "as_torch": "convert",
     "fill_onnx": "convert",
     "save_torch": "convert",
     "to_npz": "convert",
@@ -65,6 +66,7 @@ __all__ = [
     "TensorSlice",
     "UnsupportedError",
     "__version__",
+    "as_torch",
     "compat",
     "fill_onnx",
     "latest_checkpoint",
@@ -102,6 +104,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from . import compat, transforms
     from .convert import (
         ConversionReport,
+        as_torch,
         fill_onnx,
         save_torch,
         to_npz,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Iterator, Mapping
@@ -197,6 +198,12 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _detach_views(self) -> None:
+        """Let later reads map the data afresh: views handed out so far keep their own memory,
+        so a write into them (torch, ctypes) is not seen by later reads, nor theirs by them."""
+        if not self.closed:
+            self._core.detach_views()
+
     # --- Internals ----------------------------------------------------------------------
     def _require(self, name: str) -> dict[str, Any]:
         if not isinstance(name, str):
@@ -345,6 +352,24 @@ def _basic_region(index: Any, shape: tuple[int, ...]) -> tuple[tuple[range, ...]
             return None
     has_int = any(s == 0 for s in squeeze if not isinstance(s, slice))
     return tuple(region), (tuple(squeeze) if has_int else None)
+
+
+@contextlib.contextmanager
+def independent_views(source: Any) -> Iterator[None]:
+    """Arrays read from `source` (a Checkpoint, or a view of one) inside this block share memory
+    with no array read outside it: one `plan.load()` or `to_torch()` call gets views of its own.
+    Costs one fresh mapping per data file used, nothing per tensor."""
+    ckpt = source
+    while not isinstance(ckpt, Checkpoint) and hasattr(ckpt, "checkpoint"):
+        ckpt = ckpt.checkpoint
+    if not isinstance(ckpt, Checkpoint):
+        yield
+        return
+    ckpt._detach_views()
+    try:
+        yield
+    finally:
+        ckpt._detach_views()
 
 
 def open(
