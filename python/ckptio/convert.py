@@ -50,7 +50,7 @@ from ._dtypes import enum_for_name, numpy_dtypes
 from .errors import CheckpointError, UnsupportedError
 from .reader import Checkpoint, independent_views
 from .reader import open as open_checkpoint
-from .writer import _renamer
+from .writer import _renamer, make_parent_directory
 
 __all__ = [
     "FORMATS",
@@ -294,10 +294,21 @@ def _into_place(path: str | os.PathLike[str], overwrite: bool) -> Iterator[str]:
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise CheckpointError("file exists (pass overwrite=True to replace it)", file=path)
+    make_parent_directory(path)
     temp = f"{path}.tempstate{os.getpid()}"
     try:
+        # Created here as open(path, "w") creates files (0666 less the umask); the final file
+        # gets that mode whatever the library writing it does (safetensors makes 0600 files).
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
+        mode = os.stat(temp).st_mode & 0o7777
         yield temp
+        os.chmod(temp, mode)
         os.replace(temp, path)
+    except Exception as exc:
+        if isinstance(exc, CheckpointError) or temp not in str(exc):
+            raise
+        # The library's message names the temporary file: name the one the user asked for.
+        raise CheckpointError(str(exc).replace(temp, path), file=path) from None
     finally:
         if os.path.exists(temp):
             os.remove(temp)
@@ -868,6 +879,7 @@ class _ExternalFile:
         if not overwrite and os.path.exists(path):
             raise CheckpointError("file exists (pass overwrite=True to replace it)", file=path)
         self.path = path
+        make_parent_directory(path)
         self.temp = f"{path}.tempstate{os.getpid()}"
         self.file = open(self.temp, "wb")  # closed by commit() or abort()
         self.committed = False
