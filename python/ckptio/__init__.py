@@ -17,7 +17,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
+from .errors import (
+    CheckpointError,
+    CorruptionError,
+    NotACheckpointError,
+    NotFoundError,
+    UnsupportedError,
+)
 from .paths import latest_checkpoint
 
 __version__ = "0.1.0"
@@ -57,6 +63,7 @@ __all__ = [
     "ConversionReport",
     "CorruptionError",
     "NameView",
+    "NotACheckpointError",
     "NotFoundError",
     "ObjectGraph",
     "RestoreError",

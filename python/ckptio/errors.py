@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CheckpointError",
     "CorruptionError",
+    "NotACheckpointError",
     "NotFoundError",
     "UnsupportedError",
 ]
@@ -50,6 +51,12 @@ class CorruptionError(CheckpointError):
 
 class UnsupportedError(CheckpointError):
     """A valid checkpoint feature ckptio does not read (variant tensors, big-endian bundles...)."""
+
+
+class NotACheckpointError(UnsupportedError):
+    """A file that is not a TensorFlow checkpoint at all (HDF5 or Keras weights, a zip archive,
+    a protobuf graph, a Git LFS pointer, an empty file): not damage, so not CorruptionError. The
+    message says what the file is and what to do with it."""
 
 
 # Codes of the C++ core's Status (src/status.h), in enum order.

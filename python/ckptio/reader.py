@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Union
 from . import _core
 from ._dtypes import STRING_ENUM, numpy_dtypes
 from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
-from .paths import is_url, resolve, v1_files
+from .paths import check_not_lfs_pointer, is_url, resolve, v1_files
 
 __all__ = ["Checkpoint", "TensorInfo", "TensorSlice", "open"]
 
@@ -397,7 +397,11 @@ def open(
         return open_url(path, verify, storage_options=storage_options)  # type: ignore[arg-type]
     located = resolve(path)
     if located.format == "V2":
+        check_not_lfs_pointer(located.prefix + ".index")
         core = _core.BundleReader(located.prefix)
+        n = core.num_shards
+        for i in range(n):  # pointers instead of shards would only fail at the first read
+            check_not_lfs_pointer(f"{located.prefix}.data-{i:05d}-of-{n:05d}")
     else:
         core = _core.V1Reader(v1_files(located.prefix))
     ckpt = Checkpoint(core, located.prefix, located.format)

@@ -225,6 +225,8 @@ def make_parent_directory(path: str) -> None:
     directory = os.path.dirname(path)
     if not directory or os.path.isdir(directory):
         return
+    if os.path.exists(directory):
+        raise CheckpointError("not a directory", file=directory)
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
