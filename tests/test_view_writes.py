@@ -212,4 +212,6 @@ def test_plan_load_callback_example_with_torch(tmp_path):
 
     for name, value in module.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), stored[name], err_msg=name)
-    assert "ckptio.as_torch(array)" in ckptio.restore.__doc__
+    example = "plan.load(callback=lambda name, array: model[name].copy_(ckptio.as_torch(array)))"
+    assert example in ckptio.restore.__doc__
+    assert example in (ROOT / "README.md").read_text()
