@@ -6,8 +6,10 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "bundle_reader.h"
 #include "bundle_writer.h"
@@ -185,8 +187,18 @@ class PySource : public DataSource {
         return Status::Corruption("short read: got " + std::to_string(PyBytes_GET_SIZE(data.ptr())) +
                                   " of " + std::to_string(n) + " bytes").WithFile(path_);
       }
-      out->data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(data.ptr()));
       out->size = n;
+      if (Py_REFCNT(data.ptr()) > 1) {
+        // Someone else holds these bytes too (a cache, CPython's one-byte singletons): views
+        // would alias memory others read, and a write through torch or ctypes would change
+        // it. Copy them; bytes only we hold are handed out as they are.
+        auto own = std::make_shared<std::vector<uint8_t>>(n);
+        std::memcpy(own->data(), PyBytes_AS_STRING(data.ptr()), n);
+        out->data = own->data();
+        out->owner = std::move(own);
+        return Status::OK();
+      }
+      out->data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(data.ptr()));
       PyObject* held = data.release().ptr();
       out->owner = std::shared_ptr<const void>(held, [](const void* p) {
         py::gil_scoped_acquire gil;

@@ -206,12 +206,41 @@ def test_plan_load_callback_example_with_torch(tmp_path):
     path = str(tmp_path / "model.ckpt-0")
     ckptio.save(path, stored)
 
-    model = module.state_dict()
-    plan = ckptio.plan_restore(path, model)
-    plan.load(callback=lambda name, array: model[name].copy_(ckptio.as_torch(array)))
+    # The README's block, run as written.
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("straight into a PyTorch module") :]
+    block = block[block.index("```python\n") + 10 :]
+    block = block[: block.index("```")]
+    exec(compile(block, "README.md", "exec"), {"ckptio": ckptio, "module": module, "path": path})
 
     for name, value in module.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), stored[name], err_msg=name)
     example = "plan.load(callback=lambda name, array: model[name].copy_(ckptio.as_torch(array)))"
-    assert example in ckptio.restore.__doc__
-    assert example in (ROOT / "README.md").read_text()
+    assert example in block and example in ckptio.restore.__doc__
+
+
+def test_writes_into_remote_views_stay_in_their_array(v2_checkpoint):
+    """Remote reads hand out downloaded buffers: a write into one (ctypes ignores the flag)
+    must not change what later reads return, even where the source keeps the bytes cached."""
+    import ctypes
+
+    fsspec = pytest.importorskip("fsspec")
+    path, _ = v2_checkpoint
+    fs = fsspec.filesystem("memory")
+    directory = Path(path).parent
+    root = f"views{abs(hash(str(directory)))}"  # the memory file system is process-wide
+    for f in directory.iterdir():
+        fs.pipe_file(f"/{root}/{f.name}", f.read_bytes())
+    url = f"memory://{root}/{Path(path).name}"
+    with ckptio.open(path) as local:
+        want = {n: local.get_tensor(n, copy=True) for n in local}
+    with ckptio.open(url) as ckpt:
+        ckpt.prefetch(list(want))  # through the block cache too
+        for n in want:
+            view = ckpt[n]
+            ctypes.memset(view.ctypes.data, 0x55, view.nbytes)
+        for n, value in want.items():
+            np.testing.assert_array_equal(ckpt[n], value, err_msg=n)
+    with ckptio.open(url) as ckpt:
+        for n, value in want.items():
+            np.testing.assert_array_equal(ckpt[n], value, err_msg=n)
