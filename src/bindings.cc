@@ -6,8 +6,10 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "bundle_reader.h"
 #include "bundle_writer.h"
@@ -214,8 +216,18 @@ class PySource : public DataSource {
         return Status::Corruption("short read: got " + std::to_string(PyBytes_GET_SIZE(data.ptr())) +
                                   " of " + std::to_string(n) + " bytes").WithFile(path_);
       }
-      out->data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(data.ptr()));
       out->size = n;
+      if (Py_REFCNT(data.ptr()) > 1) {
+        // Someone else holds these bytes too (a cache, CPython's one-byte singletons): views
+        // would alias memory others read, and a write through torch or ctypes would change
+        // it. Copy them; bytes only we hold are handed out as they are.
+        auto own = std::make_shared<std::vector<uint8_t>>(n);
+        std::memcpy(own->data(), PyBytes_AS_STRING(data.ptr()), n);
+        out->data = own->data();
+        out->owner = std::move(own);
+        return Status::OK();
+      }
+      out->data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(data.ptr()));
       PyObject* held = data.release().ptr();
       out->owner = std::shared_ptr<const void>(held, [](const void* p) {
         py::gil_scoped_acquire gil;
@@ -462,6 +474,8 @@ class PyBundleReader {
 
   std::string prefix() const { return Get()->prefix(); }
   int64_t num_shards() const { return Get()->num_shards(); }
+  // Later views get mappings of their own; views handed out so far keep theirs.
+  void DetachViews() const { Get()->ForgetShards(); }
 
  private:
   std::shared_ptr<const BundleReader> Get() const {
@@ -512,6 +526,13 @@ class PyV1Reader {
 
   void Close() {
     reader_.reset();
+    cache_.clear();
+  }
+
+  // Later reads get memory of their own (fresh mappings, no cached decodes); arrays handed out
+  // so far keep theirs.
+  void DetachViews() {
+    Get()->ForgetViews();
     cache_.clear();
   }
   bool closed() const { return reader_ == nullptr; }
@@ -824,7 +845,8 @@ PYBIND11_MODULE(_core, m) {
       .def("tensor", &PyBundleReader::Tensor, py::arg("name"), py::arg("copy") = false,
            py::arg("verify") = false)
       .def("debug_string", &PyBundleReader::DebugString)
-      .def("verify", &PyBundleReader::Verify, py::arg("name") = py::none());
+      .def("verify", &PyBundleReader::Verify, py::arg("name") = py::none())
+      .def("detach_views", &PyBundleReader::DetachViews);
 
   py::class_<PyBundleWriter>(m, "BundleWriter")
       .def(py::init<const std::string&, uint64_t, bool>(), py::arg("prefix"),
@@ -852,7 +874,8 @@ PYBIND11_MODULE(_core, m) {
       .def("tensor", &PyV1Reader::Tensor, py::arg("name"), py::arg("copy") = false,
            py::arg("verify") = false)
       .def("debug_string", &PyV1Reader::DebugString)
-      .def("verify", &PyV1Reader::Verify, py::arg("name") = py::none());
+      .def("verify", &PyV1Reader::Verify, py::arg("name") = py::none())
+      .def("detach_views", &PyV1Reader::DetachViews);
 
   m.def("crc32c", [](const py::bytes& data, bool portable, uint32_t crc) {
     std::string_view v = data;

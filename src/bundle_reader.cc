@@ -210,6 +210,11 @@ Status BundleReader::RecordError(Status s, const TensorRecord& r) const {
   return s.WithFile(index_path()).WithKey(r.key);
 }
 
+void BundleReader::ForgetShards() const {
+  std::lock_guard<std::mutex> lock(shards_mu_);
+  shards_.clear();
+}
+
 Status BundleReader::Shard(int64_t shard_id, std::shared_ptr<const DataSource>* out) const {
   std::lock_guard<std::mutex> lock(shards_mu_);
   auto it = shards_.find(shard_id);

@@ -54,6 +54,9 @@ class BundleReader {
   const std::string& prefix() const { return prefix_; }
   std::string index_path() const { return prefix_ + ".index"; }
   std::string ShardPath(int64_t shard_id) const;
+  // Reads after this map the shards afresh: views handed out earlier keep their own mapping,
+  // so writes into those (through torch, ctypes) are not seen by later reads.
+  void ForgetShards() const;
   int64_t num_shards() const { return header_.num_shards; }
 
   // Every key except the header, in key order.

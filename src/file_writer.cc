@@ -44,14 +44,16 @@ Status AtomicFile::Open(const std::string& final_path) {
   std::random_device rd;
   const uint64_t nonce = (uint64_t(rd()) << 32) ^ rd();
   temp_path_ = final_path + ".tempstate" + std::to_string(nonce);
-  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd_ < 0) return Errno("cannot create file", temp_path_, errno);
+  // 0666 less the umask: the mode any tool's open(path, "w") gives a new file.
+  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  // Errors name the file the user asked for, never the temporary name.
+  if (fd_ < 0) return Errno("cannot create file", final_path_, errno);
   buffer_.reserve(kBufferSize);
   return Status::OK();
 }
 
 Status AtomicFile::FlushBuffer() {
-  Status s = WriteAll(fd_, buffer_.data(), buffer_.size(), temp_path_);
+  Status s = WriteAll(fd_, buffer_.data(), buffer_.size(), final_path_);
   buffer_.clear();
   return s;
 }
@@ -68,7 +70,7 @@ Status AtomicFile::Append(const void* data, uint64_t n) {
     buffer_.append(p, n);
     return Status::OK();
   }
-  return WriteAll(fd_, p, n, temp_path_);  // large tensors go straight from their memory
+  return WriteAll(fd_, p, n, final_path_);  // large tensors go straight from their memory
 }
 
 Status AtomicFile::AppendFileRange(const std::string& src_path, uint64_t offset, uint64_t n) {
@@ -97,7 +99,7 @@ Status AtomicFile::AppendFileRange(const std::string& src_path, uint64_t offset,
     } else if (r == 0) {
       s = Status::Corruption("source file ends before the range to copy").WithFile(src_path);
     } else {
-      s = WriteAll(fd_, chunk.data(), static_cast<uint64_t>(r), temp_path_);
+      s = WriteAll(fd_, chunk.data(), static_cast<uint64_t>(r), final_path_);
       done += static_cast<uint64_t>(r);
     }
   }
@@ -108,15 +110,15 @@ Status AtomicFile::AppendFileRange(const std::string& src_path, uint64_t offset,
 
 Status AtomicFile::Close(bool sync) {
   Status s = FlushBuffer();
-  if (s.ok() && sync && ::fsync(fd_) != 0) s = Errno("fsync failed", temp_path_, errno);
-  if (::close(fd_) != 0 && s.ok()) s = Errno("close failed", temp_path_, errno);
+  if (s.ok() && sync && ::fsync(fd_) != 0) s = Errno("fsync failed", final_path_, errno);
+  if (::close(fd_) != 0 && s.ok()) s = Errno("close failed", final_path_, errno);
   fd_ = -1;
   return s;
 }
 
 Status AtomicFile::CommitAs(const std::string& path) {
   if (::rename(temp_path_.c_str(), path.c_str()) != 0) {
-    return Errno("cannot rename " + temp_path_ + " into place", path, errno);
+    return Errno("cannot move the finished file into place", path, errno);
   }
   committed_ = true;
   return Status::OK();

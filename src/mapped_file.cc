@@ -18,7 +18,27 @@ Status ErrnoStatus(const std::string& what, int err) {
 }
 }  // namespace
 
-Status MappedFile::Open(const std::string& path, std::shared_ptr<const MappedFile>* out) {
+Status MappedFile::Map(const std::string& path, int fd, uint64_t size, const uint8_t** data) {
+  *data = nullptr;
+  if (size == 0) return Status::OK();
+  // Private (copy-on-write) and writable at the OS level, though every numpy view is flagged
+  // read-only: libraries that ignore the flag (torch.from_numpy, ctypes) then write into a
+  // private copy of the page instead of faulting, and never into the file. Until a page is
+  // written it is the page cache's, exactly as with a shared read-only mapping. MAP_NORESERVE:
+  // no swap is reserved for pages that are never written.
+  void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+  if (m == MAP_FAILED && errno == ENOMEM) {
+    // Strict overcommit (vm.overcommit_memory=2) charges a writable private mapping its full
+    // size; a read-only one costs nothing, so huge files still open there.
+    m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  if (m == MAP_FAILED) return ErrnoStatus("cannot map file", errno).WithFile(path);
+  *data = static_cast<const uint8_t*>(m);
+  return Status::OK();
+}
+
+Status MappedFile::Open(const std::string& path, std::shared_ptr<const MappedFile>* out,
+                        bool keep_open) {
   int fd;
   do {
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -36,17 +56,21 @@ Status MappedFile::Open(const std::string& path, std::shared_ptr<const MappedFil
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   const uint8_t* data = nullptr;
-  if (size > 0) {
-    void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-      int err = errno;
-      ::close(fd);
-      return ErrnoStatus("cannot map file", err).WithFile(path);
-    }
-    data = static_cast<const uint8_t*>(m);
+  Status s = Map(path, fd, size, &data);
+  if (!s.ok() || !keep_open) {
+    ::close(fd);  // the mapping keeps the file alive
+    fd = -1;
   }
-  ::close(fd);  // the mapping keeps the file alive
-  out->reset(new MappedFile(path, data, size, /*owned=*/true));
+  CKPTIO_RETURN_IF_ERROR(s);
+  out->reset(new MappedFile(path, data, size, /*owned=*/true, fd));
+  return Status::OK();
+}
+
+Status MappedFile::MapAgain(std::shared_ptr<const MappedFile>* out) const {
+  if (fd_ < 0) return Open(path_, out);
+  const uint8_t* data = nullptr;
+  CKPTIO_RETURN_IF_ERROR(Map(path_, fd_, size_, &data));
+  out->reset(new MappedFile(path_, data, size_, /*owned=*/true));
   return Status::OK();
 }
 
@@ -58,6 +82,7 @@ std::shared_ptr<const MappedFile> MappedFile::Borrow(std::string path, const uin
 
 MappedFile::~MappedFile() {
   if (owned_ && data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void MappedFile::WillNeed(uint64_t offset, uint64_t n) const {

@@ -1,4 +1,5 @@
-// A read-only memory map of a whole file, shared by every view into it.
+// A private (copy-on-write) memory map of a whole file, shared by every view into it. Views
+// are read-only numpy arrays; a write that bypasses the flag changes this process's copy only.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,12 @@ namespace ckptio {
 class MappedFile {
  public:
   // On success store the mapping in *out. Empty files map to (nullptr, 0).
-  static Status Open(const std::string& path, std::shared_ptr<const MappedFile>* out);
+  // keep_open: hold the file open, so that MapAgain works even after the path is gone.
+  static Status Open(const std::string& path, std::shared_ptr<const MappedFile>* out,
+                     bool keep_open = false);
+  // A second, independent private mapping of the same file (opened with keep_open): writes
+  // into one are not seen through the other.
+  Status MapAgain(std::shared_ptr<const MappedFile>* out) const;
   // View memory owned elsewhere as if it were a mapped file (fuzzing, tests).
   static std::shared_ptr<const MappedFile> Borrow(std::string path, const uint8_t* data,
                                                   uint64_t size);
@@ -33,12 +39,14 @@ class MappedFile {
   void Populate(uint64_t offset, uint64_t n) const;
 
  private:
-  MappedFile(std::string path, const uint8_t* data, uint64_t size, bool owned)
-      : path_(std::move(path)), data_(data), size_(size), owned_(owned) {}
+  MappedFile(std::string path, const uint8_t* data, uint64_t size, bool owned, int fd = -1)
+      : path_(std::move(path)), data_(data), size_(size), owned_(owned), fd_(fd) {}
+  static Status Map(const std::string& path, int fd, uint64_t size, const uint8_t** data);
   std::string path_;
   const uint8_t* data_;
   uint64_t size_;
   bool owned_;
+  int fd_;  // -1 unless opened with keep_open
 };
 
 }  // namespace ckptio

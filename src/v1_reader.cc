@@ -79,7 +79,8 @@ Status V1Reader::Open(const std::vector<std::string>& files, std::unique_ptr<V1R
   reader->mapped_.resize(files.size());
   reader->tables_.resize(files.size());
   for (size_t i = 0; i < files.size(); ++i) {
-    CKPTIO_RETURN_IF_ERROR(MappedFile::Open(files[i], &reader->mapped_[i]));
+    // Kept open: views get mappings of their own (RawView), even once the path is gone.
+    CKPTIO_RETURN_IF_ERROR(MappedFile::Open(files[i], &reader->mapped_[i], /*keep_open=*/true));
     reader->total_file_bytes_ += reader->mapped_[i]->size();
     Status s = Table::Open(reader->mapped_[i].get(), &reader->tables_[i]);
     if (!s.ok()) {
@@ -281,11 +282,26 @@ Status V1Reader::RawView(const V1Tensor& t, ByteRange* view, bool* found) const 
   if (raw.empty() || p < file.data() || p + raw.size() > file.data() + file.size()) {
     return Status::OK();
   }
-  view->owner = mapped_[part.file];
-  view->data = p;
+  const uint64_t offset = static_cast<uint64_t>(p - file.data());
+  std::shared_ptr<const MappedFile> own;
+  {
+    std::lock_guard<std::mutex> lock(views_mu_);
+    if (view_maps_.size() != mapped_.size()) view_maps_.resize(mapped_.size());
+    if (!view_maps_[part.file]) {
+      CKPTIO_RETURN_IF_ERROR(mapped_[part.file]->MapAgain(&view_maps_[part.file]));
+    }
+    own = view_maps_[part.file];
+  }
+  view->data = own->data() + offset;
+  view->owner = std::move(own);
   view->size = raw.size();
   *found = true;
   return Status::OK();
+}
+
+void V1Reader::ForgetViews() const {
+  std::lock_guard<std::mutex> lock(views_mu_);
+  view_maps_.clear();
 }
 
 Status V1Reader::ReadStrings(const V1Tensor& t, std::vector<std::string>* out) const {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -54,7 +55,11 @@ class V1Reader {
   // Where the tensor's values already lie in the file as its little-endian array (one slice,
   // packed float/double/complex values or tensor_content, uncompressed block), set *view to
   // them (owner: the mapping) and *found to true. Block checksums are not checked here.
+  // The view lies in a mapping of its own, not the one the tables are read from: a write into
+  // it (through torch, ctypes) never changes what later lookups and block checks see.
   Status RawView(const V1Tensor& t, ByteRange* view, bool* found) const;
+  // Later views map the files afresh; views handed out earlier keep their mapping.
+  void ForgetViews() const;
   // Decode a string tensor (row-major elements).
   Status ReadStrings(const V1Tensor& t, std::vector<std::string>* out) const;
   // Check every block of every file and decode every tensor.
@@ -72,6 +77,8 @@ class V1Reader {
   std::vector<std::string> files_;
   std::vector<std::shared_ptr<const MappedFile>> mapped_;
   std::vector<Table> tables_;
+  mutable std::mutex views_mu_;
+  mutable std::vector<std::shared_ptr<const MappedFile>> view_maps_;  // per file, lazily
   std::vector<V1Tensor> tensors_;
   std::unordered_map<std::string, size_t> by_name_;
   uint64_t total_file_bytes_ = 0;

@@ -277,3 +277,15 @@ def hf_reference(tmp_path_factory) -> HFReference:
         pytest.skip("transformers 5 has no TF checkpoint loaders: needs transformers<5")
     directory = tmp_path_factory.mktemp("hf_models")
     return HFReference(directory, run_hf_loaders("real", directory, directory / "real.pt"))
+
+
+def mapped_file_at(address: int) -> str:
+    """The file mapped at `address` in this process ("" for anonymous memory): a zero-copy
+    view lies in a mapping of its data file."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split(maxsplit=5)
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if start <= address < end:
+                return fields[5].strip() if len(fields) > 5 else ""
+    return ""

@@ -53,13 +53,14 @@ import numpy as np
 from ._names import check_keys, check_rename, require_some
 from .casting import cast_array, cast_error, plan_casts
 from .errors import CheckpointError, UnsupportedError, UsageError
-from .reader import Checkpoint
+from .reader import Checkpoint, independent_views
 from .reader import open as open_checkpoint
-from .writer import _renamer
+from .writer import _renamer, make_parent_directory
 
 __all__ = [
     "FORMATS",
     "ConversionReport",
+    "as_torch",
     "convert",
     "fill_onnx",
     "save_torch",
@@ -307,10 +308,21 @@ def _into_place(path: str | os.PathLike[str], overwrite: bool) -> Iterator[str]:
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise CheckpointError("file exists (pass overwrite=True to replace it)", file=path)
+    make_parent_directory(path)
     temp = f"{path}.tempstate{os.getpid()}"
     try:
+        # Created here as open(path, "w") creates files (0666 less the umask); the final file
+        # gets that mode whatever the library writing it does (safetensors makes 0600 files).
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
+        mode = os.stat(temp).st_mode & 0o7777
         yield temp
+        os.chmod(temp, mode)
         os.replace(temp, path)
+    except Exception as exc:
+        if isinstance(exc, CheckpointError) or temp not in str(exc):
+            raise
+        # The library's message names the temporary file: name the one the user asked for.
+        raise CheckpointError(str(exc).replace(temp, path), file=path) from None
     finally:
         if os.path.exists(temp):
             os.remove(temp)
@@ -591,11 +603,28 @@ def _tensor(torch: Any, value: np.ndarray, copy: bool) -> Any:
     import warnings
 
     with warnings.catch_warnings():
-        # Shared tensors are documented as read-only; torch's warning about it would only
-        # repeat that, once per tensor.
+        # numpy's read-only flag protects ckptio's own views; the memory under them is a
+        # private copy-on-write mapping that torch may write, so torch's warning is not true.
         warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
         tensor = torch.from_numpy(value)
     return tensor.view(getattr(torch, via[1])) if via is not None else tensor
+
+
+def as_torch(array: np.ndarray, *, copy: bool = False) -> Any:
+    """`array` (one that ckptio handed out) as a torch tensor sharing its memory, without
+    torch's warning about numpy's read-only flag: the memory under ckptio's views is a private
+    copy-on-write mapping, so writing into the tensor is safe and stays in this process (see
+    `to_torch`). bfloat16 and float8 become torch's own dtypes; arrays torch cannot share
+    (reversed strides, misaligned) and ``copy=True`` give a copy. For example::
+
+        model = module.state_dict()
+        plan = ckptio.plan_restore(path, model)
+        plan.load(callback=lambda name, array: model[name].copy_(ckptio.as_torch(array)))
+    """
+    torch = _require("torch", "torch")
+    if not _torch_supports(torch, array.dtype):
+        raise UnsupportedError(f"torch has no dtype for {array.dtype.name}")
+    return _tensor(torch, array, copy)
 
 
 def _torch_state_dict(
@@ -632,18 +661,19 @@ def _torch_state_dict(
         )
         report = ConversionReport(path, "pt", skipped=skipped)
         state: dict[str, Any] = {}
-        for item, value in _stream(
-            ckpt,
-            items,
-            transforms=transforms,
-            layout=layout,
-            verify=verify,
-            progress=progress,
-            report=report,
-        ):
-            state[item.target] = _tensor(torch, value, copy)
-            report.written[item.source] = item.target
-            report.nbytes += value.nbytes
+        with independent_views(ckpt):  # this state dict's memory is its own
+            for item, value in _stream(
+                ckpt,
+                items,
+                transforms=transforms,
+                layout=layout,
+                verify=verify,
+                progress=progress,
+                report=report,
+            ):
+                state[item.target] = _tensor(torch, value, copy)
+                report.written[item.source] = item.target
+                report.nbytes += value.nbytes
     return state, report
 
 
@@ -664,14 +694,16 @@ def to_torch(
 ) -> dict[str, Any]:
     """The checkpoint `src` as a PyTorch state dict ``{name: torch.Tensor}``.
 
-    By default the tensors share memory with ckptio's zero-copy views of the checkpoint, whose
-    pages are mapped read-only: treat them as read-only. ``model.load_state_dict(state)``
-    copies them into the module's parameters, and `torch.save` reads them; writing into one in
-    place (``t.add_(1)``, an optimizer step on it) would fault. Pass ``copy=True`` for
-    writable tensors of your own. Tensors torch cannot share (reversed strides, misaligned
-    data) are copied. bfloat16 and float8 become torch's own dtypes. `verify` checks the
-    source checksums. Options: see the module documentation; with ``unsupported="skip"``
-    the tensors left out are simply absent (`save_torch` reports them).
+    By default the tensors share memory with ckptio's zero-copy views of the checkpoint: pages
+    of a private copy-on-write mapping, so nothing is read or copied until used. They are
+    writable: an in-place write (``t.add_(1)``, an optimizer step on it) copies the page it
+    touches, privately, and never reaches the file, other `to_torch` / `plan.load` results, or
+    other openings of the checkpoint (when `src` is an open Checkpoint, its own views taken
+    before or after this call are unaffected too). ``copy=True`` copies up front instead.
+    Tensors torch cannot share (reversed strides, misaligned data) are copied. bfloat16 and
+    float8 become torch's own dtypes. `verify` checks the source checksums. Options: see the
+    module documentation; with ``unsupported="skip"`` the tensors left out are simply absent
+    (`save_torch` reports them).
     """
     state, _ = _torch_state_dict(
         src,
@@ -897,6 +929,7 @@ class _ExternalFile:
         if not overwrite and os.path.exists(path):
             raise CheckpointError("file exists (pass overwrite=True to replace it)", file=path)
         self.path = path
+        make_parent_directory(path)
         self.temp = f"{path}.tempstate{os.getpid()}"
         self.file = open(self.temp, "wb")  # closed by commit() or abort()
         self.committed = False

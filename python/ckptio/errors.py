@@ -6,6 +6,7 @@ __all__ = [
     "CheckpointError",
     "CorruptionError",
     "LossyCastError",
+    "NotACheckpointError",
     "NotFoundError",
     "RecipeError",
     "UnsupportedError",
@@ -65,6 +66,12 @@ class UsageError(CheckpointError, ValueError):
 class LossyCastError(UsageError):
     """A requested cast that could lose values (float to integer, narrowing integers, complex
     to real...), refused unless the caller opts in (``allow_lossy_cast=True``)."""
+
+
+class NotACheckpointError(UnsupportedError):
+    """A file that is not a TensorFlow checkpoint at all (HDF5 or Keras weights, a zip archive,
+    a protobuf graph, a Git LFS pointer, an empty file): not damage, so not CorruptionError. The
+    message says what the file is and what to do with it."""
 
 
 # Codes of the C++ core's Status (src/status.h), in enum order.

@@ -2,7 +2,9 @@
 
 Accepts what TensorFlow accepts (a prefix, a directory with a `checkpoint` state file) and what
 people actually have at hand: the `.index` file, any `.data-NNNNN-of-MMMMM` shard, a directory
-holding one bundle.
+holding one bundle (V2 or V1), a SavedModel directory or its `saved_model.pb`, a `.meta` file,
+the `checkpoint` state file itself. Files that are not checkpoints at all (HDF5, zip archives,
+protobuf graphs, Git LFS pointers, empty files) are recognized and named.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CorruptionError, NotFoundError
+from .errors import CheckpointError, CorruptionError, NotACheckpointError, NotFoundError
 
 __all__ = [
     "Resolved",
@@ -86,6 +88,8 @@ def read_checkpoint_state(directory: str, latest_filename: str = "checkpoint") -
         return None
     except IsADirectoryError:
         return None
+    except PermissionError:
+        raise CheckpointError("permission denied", file=state_path) from None
     latest, *others = parse_checkpoint_state(text, state_path)
 
     def absolute(p: str) -> str:
@@ -134,37 +138,125 @@ def _exists(pattern: str) -> bool:
     return os.path.exists(pattern) or bool(glob.glob(pattern))
 
 
+def _listdir(directory: str) -> list[str]:
+    try:
+        return sorted(os.listdir(directory))
+    except PermissionError:
+        raise CheckpointError("permission denied", file=directory) from None
+
+
 def _bundles_in(directory: str) -> list[str]:
-    names = sorted(os.listdir(directory))
     return [
         os.path.join(directory, n[: -len(".index")])
-        for n in names
+        for n in _listdir(directory)
         if n.endswith(".index") and not _TEMP_SUFFIX.search(n)
     ]
 
 
+_TABLE_MAGIC = bytes.fromhex("57fb808b247547db")  # LevelDB table magic, little-endian, last
+_V1_SHARD = re.compile(r"-\d{5}-of-(\d{5})$")
+_NOT_V1 = re.compile(r"(\.index|\.data-\d+-of-\d+|\.meta|\.pbtxt|\.pb|\.json|\.txt)$")
+
+
+def _is_table(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() < 48:
+                return False
+            f.seek(-8, os.SEEK_END)
+            return f.read(8) == _TABLE_MAGIC
+    except OSError:
+        return False
+
+
+def _v1_checkpoints_in(directory: str) -> list[str]:
+    """V1 checkpoints in `directory` (files that are tables, not parts of a V2 bundle), sharded
+    ones as the glob TF uses for them (`model.ckpt-?????-of-00002`)."""
+    found: list[str] = []
+    for name in _listdir(directory):
+        path = os.path.join(directory, name)
+        if name == "checkpoint" or name.startswith("events.out.tfevents."):
+            continue
+        if _NOT_V1.search(name) or _TEMP_SUFFIX.search(name):
+            continue
+        if not os.path.isfile(path) or not _is_table(path):
+            continue
+        shard = _V1_SHARD.search(name)
+        if shard:
+            path = os.path.join(directory, name[: shard.start()] + f"-?????-of-{shard.group(1)}")
+        if path not in found:
+            found.append(path)
+    return found
+
+
+def _present(directory: str) -> str:
+    names = [os.path.basename(p) for p in _bundles_in(directory) + _v1_checkpoints_in(directory)]
+    return ", ".join(names) if names else "no checkpoint"
+
+
+def _is_saved_model(directory: str) -> bool:
+    return (
+        os.path.isfile(os.path.join(directory, "saved_model.pb"))
+        or os.path.isfile(os.path.join(directory, "saved_model.pbtxt"))
+    ) and os.path.isdir(os.path.join(directory, "variables"))
+
+
+def _saved_model_variables(directory: str) -> Resolved:
+    prefix = os.path.join(directory, "variables", "variables")
+    if not os.path.isfile(prefix + ".index"):
+        raise NotFoundError(
+            "SavedModel without variables (variables/variables.index is missing; a model "
+            "with no variables has no checkpoint)",
+            file=directory,
+        )
+    return Resolved("V2", prefix)
+
+
+def _from_state(directory: str, state: list[str]) -> Resolved:
+    """The checkpoint a `checkpoint` state file names, or an error naming it: never another
+    (older) checkpoint in its place."""
+    named = state[0]
+    if _exists_v2(named) or _exists(named):
+        return resolve(named)
+    # The directory was moved or copied from another machine (TF1 Saver wrote absolute paths):
+    # the file name it records is still the right one.
+    moved = os.path.join(directory, os.path.basename(named))
+    if _exists_v2(moved) or os.path.isfile(moved):
+        return resolve(moved)
+    raise NotFoundError(
+        f"the `checkpoint` state file names {named!r}, which is not there "
+        f"(present: {_present(directory)}); open one of those by prefix",
+        file=os.path.join(directory, "checkpoint"),
+    )
+
+
+def _is_state_file(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head.lstrip().startswith((b"model_checkpoint_path", b"all_model_checkpoint_paths"))
+
+
 def resolve(path: str | os.PathLike[str]) -> Resolved:
-    """Locate the checkpoint that `path` names; raise NotFoundError naming `path` if none."""
+    """Locate the checkpoint that `path` names; raise NotFoundError naming `path` if none, and
+    NotACheckpointError when `path` is a file of another kind."""
     if is_url(path):
         from .remote import resolve_url
 
         return resolve_url(path)
-    path = os.fspath(path)
+    path = os.path.expanduser(os.fspath(path))
     if os.path.isdir(path):
-        latest = latest_checkpoint(path)
-        if latest is not None:
-            return resolve(latest)
         state = read_checkpoint_state(path)
         if state is not None:
-            # The state file names a path that is gone: usually the directory was moved or
-            # copied from another machine (TF1 Saver wrote absolute paths). Its file name is
-            # still the right one.
-            moved = os.path.join(path, os.path.basename(state[0]))
-            if _exists_v2(moved) or os.path.isfile(moved):
-                return resolve(moved)
-        bundles = _bundles_in(path)
+            return _from_state(path, state)
+        if _is_saved_model(path):
+            return _saved_model_variables(path)
+        bundles = _bundles_in(path) + _v1_checkpoints_in(path)
         if len(bundles) == 1:
-            return Resolved("V2", bundles[0])
+            return resolve(bundles[0])
         if bundles:
             names = ", ".join(os.path.basename(b) for b in bundles)
             raise NotFoundError(
@@ -184,9 +276,115 @@ def resolve(path: str | os.PathLike[str]) -> Resolved:
     matches = sorted(glob.glob(path + ".index"))
     if len(matches) == 1:
         return Resolved("V2", matches[0][: -len(".index")])
+    if os.path.isfile(path):
+        name = os.path.basename(path)
+        directory = os.path.dirname(path) or "."
+        if name in ("saved_model.pb", "saved_model.pbtxt"):
+            return _saved_model_variables(directory)
+        if name.endswith(".meta"):
+            prefix = path[: -len(".meta")]
+            if _exists_v2(prefix) or _exists(prefix):
+                return resolve(prefix)
+            if glob.glob(prefix + "-?????-of-*"):  # a sharded V1 save
+                return Resolved("V1", prefix + "-?????-of-*")
+            raise NotFoundError(
+                "a MetaGraph (the graph, not its weights); the checkpoint it goes with, "
+                f"{os.path.basename(prefix)!r}, is not there",
+                file=path,
+            )
+        if _is_state_file(path):
+            state = read_checkpoint_state(directory, name)
+            if state is not None:
+                return _from_state(directory, state)
+        check_is_checkpoint_file(path)
     if _exists(path):
         return Resolved("V1", path)
     raise NotFoundError("failed to find any matching files for the checkpoint path", file=path)
+
+
+def check_is_checkpoint_file(path: str) -> None:
+    """Raise NotACheckpointError (saying what the file is and what to do) when `path` is
+    recognizably something other than a checkpoint table; CheckpointError on permission denied."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+            size = os.fstat(f.fileno()).st_size
+    except PermissionError:
+        raise CheckpointError("permission denied", file=path) from None
+    except OSError:
+        return  # the reader reports it
+    what = _what_is(path, head, size)
+    if what is not None:
+        raise NotACheckpointError(what, file=path)
+
+
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def check_not_lfs_pointer(path: str) -> None:
+    """Raise NotACheckpointError when a checkpoint's file is a Git LFS pointer (a few hundred
+    bytes of text standing in for the real file): one stat, a read only for tiny files."""
+    try:
+        if os.path.getsize(path) > 1024:
+            return
+        with open(path, "rb") as f:
+            head = f.read(len(_LFS_POINTER))
+    except OSError:
+        return  # the reader reports it
+    if head == _LFS_POINTER:
+        raise NotACheckpointError(_what_is(path, head, len(head)) or "", file=path)
+
+
+def _what_is(path: str, head: bytes, size: int) -> str | None:
+    name = os.path.basename(path).lower()
+    if size == 0:
+        return "empty file (0 bytes), not a checkpoint: was it copied or downloaded completely?"
+    if head.startswith(_LFS_POINTER):
+        return (
+            "a Git LFS pointer, not the file's contents: run `git lfs pull` in its repository "
+            "(with git-lfs installed)"
+        )
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return (
+            "an HDF5 file (Keras .h5 weights?), not a TensorFlow checkpoint: load it with "
+            "Keras (`model.load_weights`) or h5py"
+        )
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        kind, how = _zip_kind(path)
+        return f"a zip archive ({kind}), not a TensorFlow checkpoint: {how}"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < size:
+        return "a safetensors file, not a TensorFlow checkpoint: load it with `safetensors`"
+    if name.endswith((".pb", ".pbtxt")):
+        return (
+            "a protobuf file (a frozen GraphDef or a SavedModel's graph), not a checkpoint: "
+            "a SavedModel's weights are in its variables/ directory (open the SavedModel "
+            "directory); a frozen graph holds its weights as constants ckptio does not read"
+        )
+    if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "a Python pickle (a legacy PyTorch .pt/.pth?), not a checkpoint: use torch.load"
+    if size < 48:
+        return (
+            f"{size} bytes, too short for a checkpoint table (one ends with a 48-byte footer): "
+            "truncated, or not a checkpoint"
+        )
+    return None
+
+
+def _zip_kind(path: str) -> tuple[str, str]:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return "unreadable", "not a checkpoint"
+    if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
+        return "Keras .keras model", "load it with `keras.saving.load_model`"
+    if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+        return "PyTorch .pt", "load it with `torch.load`"
+    if names and all(n.endswith(".npy") for n in names):
+        return "numpy .npz", "load it with `numpy.load`"
+    return "unknown contents", "not a checkpoint"
 
 
 def v1_files(pattern: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Union
 from . import _core
 from ._dtypes import STRING_ENUM, numpy_dtypes
 from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
-from .paths import is_url, resolve, v1_files
+from .paths import check_not_lfs_pointer, is_url, resolve, v1_files
 
 __all__ = ["Checkpoint", "TensorInfo", "TensorSlice", "open"]
 
@@ -300,6 +301,12 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _detach_views(self) -> None:
+        """Let later reads map the data afresh: views handed out so far keep their own memory,
+        so a write into them (torch, ctypes) is not seen by later reads, nor theirs by them."""
+        if not self.closed:
+            self._core.detach_views()
+
     # --- Internals ----------------------------------------------------------------------
     def _require(self, name: str) -> dict[str, Any]:
         if not isinstance(name, str):
@@ -470,6 +477,24 @@ def _basic_region(index: Any, shape: tuple[int, ...]) -> tuple[tuple[range, ...]
     return tuple(region), (tuple(squeeze) if has_int else None)
 
 
+@contextlib.contextmanager
+def independent_views(source: Any) -> Iterator[None]:
+    """Arrays read from `source` (a Checkpoint, or a view of one) inside this block share memory
+    with no array read outside it: one `plan.load()` or `to_torch()` call gets views of its own.
+    Costs one fresh mapping per data file used, nothing per tensor."""
+    ckpt = source
+    while not isinstance(ckpt, Checkpoint) and hasattr(ckpt, "checkpoint"):
+        ckpt = ckpt.checkpoint
+    if not isinstance(ckpt, Checkpoint):
+        yield
+        return
+    ckpt._detach_views()
+    try:
+        yield
+    finally:
+        ckpt._detach_views()
+
+
 def open(
     path: str | os.PathLike[str],
     verify: bool = False,
@@ -490,8 +515,9 @@ def open(
 
     `framework="pt"` (as safetensors' `safe_open`) makes `get_tensor`, `[name]` and
     `get_slice(name)[...]` return PyTorch tensors (needs torch): they share memory with the
-    read-only mapped checkpoint like the numpy views do (bfloat16 and float8 included), so
-    pass `copy=True` to `get_tensor` before writing into one in place. "np" (default) gives
+    mapped checkpoint like the numpy views do (bfloat16 and float8 included); a write into one
+    lands in this reader's private copy of the page, never in the file (see "What a write into
+    a view does" in the README). "np" (default) gives
     numpy arrays; ckptio's own converters and restore plans take numpy checkpoints.
 
     Raises NotFoundError when nothing matches, CorruptionError for damaged files.
@@ -508,7 +534,11 @@ def open(
     else:
         located = resolve(path)
         if located.format == "V2":
+            check_not_lfs_pointer(located.prefix + ".index")
             core: Any = _core.BundleReader(located.prefix)
+            n = core.num_shards
+            for i in range(n):  # pointers instead of shards would only fail at the first read
+                check_not_lfs_pointer(f"{located.prefix}.data-{i:05d}-of-{n:05d}")
         else:
             core = _core.V1Reader(v1_files(located.prefix))
         ckpt = Checkpoint(core, located.prefix, located.format)

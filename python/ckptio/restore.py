@@ -7,7 +7,8 @@
                              # targets not restored, unused checkpoint tensors, problems
     plan.to_json()           # the same, as JSON
     arrays = plan.load()     # {target: ndarray}: zero-copy views where no transform applies
-    plan.load(callback=lambda name, array: model[name].copy_(array))   # or one at a time
+    plan.load(callback=lambda name, array: model[name].copy_(ckptio.as_torch(array)))
+                             # or one at a time, into a PyTorch state_dict `model`
 
 The target is described without TensorFlow (see `ckptio.targets`): `{name: shape}`,
 `{name: (shape, dtype)}`, a PyTorch `state_dict`, Keras-style weight lists, a list of names.
@@ -202,6 +203,12 @@ class RestorePlan:
         writable C-contiguous copies instead. Raises `RestoreError` if the plan has problems.
         """
         self.check()
+        from .reader import independent_views
+
+        with independent_views(self._source):
+            yield from self._iter_entries(copy)
+
+    def _iter_entries(self, copy: bool) -> Iterator[tuple[str, np.ndarray]]:
         cached: tuple[Any, np.ndarray | None] = (None, None)
         for e in self.entries:
             if not e.transforms:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Union
 
@@ -81,9 +81,7 @@ class BundleWriter:
                 "a checkpoint already exists here (pass overwrite=True to replace it)",
                 file=self.prefix + ".index",
             )
-        directory = os.path.dirname(self.prefix) or "."
-        if not os.path.isdir(directory):
-            raise CheckpointError("directory does not exist", file=directory)
+        make_parent_directory(self.prefix)  # as tf.train.Checkpoint.write does
         self._update_state = update_state
         self._overwrite = overwrite
         self._core = _core.BundleWriter(self.prefix, max_shard_bytes or 0, sync)
@@ -211,8 +209,10 @@ def update_checkpoint_state(
     lines += [f"all_model_checkpoint_paths: {_text_proto_string(stored(p))}" for p in entries]
     path = os.path.join(directory, latest_filename)
     # A unique temporary name: several writers (threads, processes) may record checkpoints in one
-    # directory at once; each replaces the file whole, the last one wins.
-    fd, temp = tempfile.mkstemp(prefix=latest_filename + ".tempstate", dir=directory)
+    # directory at once; each replaces the file whole, the last one wins. Created with 0666 less
+    # the umask, as open(path, "w") would (mkstemp's files are 0600).
+    temp = f"{path}.tempstate{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
@@ -220,6 +220,21 @@ def update_checkpoint_state(
         os.unlink(temp)
         raise
     os.replace(temp, path)
+
+
+def make_parent_directory(path: str) -> None:
+    """Create the directories `path` will live in, if missing (as TF's writers do)."""
+    directory = os.path.dirname(path)
+    if not directory or os.path.isdir(directory):
+        return
+    if os.path.exists(directory):
+        raise CheckpointError("not a directory", file=directory)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(
+            f"cannot create the output directory: {exc.strerror or exc}", file=directory
+        ) from exc
 
 
 # Union, not "|": this alias is evaluated at import time, and Python 3.9 has no "|" for types.
