@@ -47,6 +47,20 @@ class MappedSource : public DataSource {
   std::shared_ptr<const MappedFile> file_;
 };
 
+// Bytes already in memory (a fetched index, a fuzz input); ranges are views sharing `bytes`'s
+// owner.
+class MemorySource : public DataSource {
+ public:
+  MemorySource(std::string path, ByteRange bytes) : path_(std::move(path)), bytes_(std::move(bytes)) {}
+  const std::string& path() const override { return path_; }
+  uint64_t size() const override { return bytes_.size; }
+  Status Read(uint64_t offset, uint64_t n, ByteRange* out) const override;
+
+ private:
+  std::string path_;
+  ByteRange bytes_;
+};
+
 // Opens the source for a path; the default maps local files.
 using SourceOpener =
     std::function<Status(const std::string& path, std::shared_ptr<const DataSource>* out)>;

@@ -14,10 +14,9 @@
 #include <vector>
 
 #include "bundle_proto.h"
-#include "bundle_reader.h"  // SliceGeometry, ResolveSlice
 #include "data_source.h"
 #include "dtypes.h"
-#include "mapped_file.h"
+#include "slice_geometry.h"
 #include "status.h"
 #include "table.h"
 
@@ -41,8 +40,11 @@ struct V1Tensor {
 
 class V1Reader {
  public:
-  // Open every file of the checkpoint (the expanded glob, in order).
-  static Status Open(const std::vector<std::string>& files, std::unique_ptr<V1Reader>* out);
+  // Open every file of the checkpoint (the expanded glob, in order), each through `opener`
+  // (local memory maps by default, or remote ranged reads). Opening reads each file's footer,
+  // index block and the block holding its meta record, nothing else.
+  static Status Open(const std::vector<std::string>& files, std::unique_ptr<V1Reader>* out,
+                     SourceOpener opener = OpenMappedSource);
 
   const std::vector<std::string>& files() const { return files_; }
   // Every tensor, sorted by name (bytewise).
@@ -53,7 +55,7 @@ class V1Reader {
   Status ReadFixed(const V1Tensor& t, uint8_t* dst) const;
   // Where the tensor's values already lie in the file as its little-endian array (one slice,
   // packed float/double/complex values or tensor_content, uncompressed block), set *view to
-  // them (owner: the mapping) and *found to true. Block checksums are not checked here.
+  // them (owner: the mapping, or the buffer read) and *found to true. Block checksums are not checked here.
   Status RawView(const V1Tensor& t, ByteRange* view, bool* found) const;
   // Decode a string tensor (row-major elements).
   Status ReadStrings(const V1Tensor& t, std::vector<std::string>* out) const;
@@ -65,12 +67,11 @@ class V1Reader {
   V1Reader() = default;
   Status AddMeta(size_t file, std::string_view meta);
   Status Finish();
-  Status ReadPart(const V1Tensor& t, const V1Tensor::Part& part, std::string* storage,
+  Status ReadPart(const V1Tensor& t, const V1Tensor::Part& part, Block* block,
                   std::string_view* values, bool verify_checksum = true) const;
   Status TensorError(Status s, const V1Tensor& t, size_t file) const;
 
   std::vector<std::string> files_;
-  std::vector<std::shared_ptr<const MappedFile>> mapped_;
   std::vector<Table> tables_;
   std::vector<V1Tensor> tensors_;
   std::unordered_map<std::string, size_t> by_name_;
