@@ -30,18 +30,16 @@ then reported as a CorruptionError naming the URL. Missing objects raise NotFoun
 credentials raise CheckpointError saying so. Checksums are checked when asked (``verify=True``),
 exactly as for local files.
 
-Legacy V1 checkpoints (one table holding data and index) are downloaded to a temporary
-directory and read from there: their layout has no index to fetch on its own.
+Legacy V1 checkpoints (one table per file holding data and index) are read in place by the same
+table reader: opening one fetches each file's tail (footer and index block, one request) and
+the block holding its meta record; a tensor read fetches the blocks holding its slices.
 """
 
 from __future__ import annotations
 
 import errno
-import os
 import posixpath
 import random
-import shutil
-import tempfile
 import threading
 import time
 import weakref
@@ -89,6 +87,9 @@ class RemoteOptions:
         cache_bytes: most bytes `prefetch` keeps waiting for their reads; older blocks are
             dropped first (and fetched again if still wanted).
         window_bytes: `read_many` prefetches this many bytes ahead of the tensor it returns.
+        table_tail_bytes: opening a V1 file fetches this many bytes from its end in one
+            request: its footer, index and metaindex blocks (an index entry takes ~20 bytes
+            per data block, so the default covers thousands of blocks).
     """
 
     attempts: int = 5
@@ -100,6 +101,7 @@ class RemoteOptions:
     max_request_bytes: int = 64 * _MiB
     cache_bytes: int = 512 * _MiB
     window_bytes: int = 64 * _MiB
+    table_tail_bytes: int = 64 << 10
 
 
 @dataclass
@@ -264,9 +266,6 @@ class _Store:
         self._pool: ThreadPoolExecutor | None = None
         # url -> bytes the index says a shard holds at least (set by the checkpoint).
         self.extent: Callable[[str], int | None] = lambda url: None
-        # url -> the error class a failed read of it means (the core reports every failure of
-        # a Python source as an I/O error; _RemoteCore restores the kind).
-        self._failures: dict[str, type[CheckpointError]] = {}
 
     # -- plumbing ------------------------------------------------------------------
     def _path(self, url: str) -> str:
@@ -354,14 +353,6 @@ class _Store:
             self._sizes[url] = size
         return size
 
-    def failed(self, url: str, kind: type[CheckpointError]) -> None:
-        with self._lock:
-            self._failures[url] = kind
-
-    def failure(self, url: str | None) -> type[CheckpointError] | None:
-        with self._lock:
-            return self._failures.pop(url, None) if url is not None else None
-
     def known_size(self, url: str) -> int | None:
         with self._lock:
             return self._sizes.get(url)
@@ -397,10 +388,18 @@ class _Store:
         return found
 
     def glob(self, pattern: str) -> list[str]:
+        """The URLs matching `pattern`, sorted; their sizes are recorded (no HEAD later)."""
         self.stats.add(lists=1)
-        names = self.retry("glob", pattern, lambda: self.fs.glob(self._path(pattern)))
+        found = self.retry("glob", pattern, lambda: self.fs.glob(self._path(pattern), detail=True))
         protocol = pattern.split("://", 1)[0]
-        return sorted(n if is_url(n) else f"{protocol}://{n.lstrip('/')}" for n in names)
+        urls = []
+        for name, entry in found.items():
+            url = name if is_url(name) else f"{protocol}://{name.lstrip('/')}"
+            if entry.get("type") == "file" and entry.get("size") is not None:
+                with self._lock:
+                    self._sizes[url] = int(entry["size"])
+            urls.append(url)
+        return sorted(urls)
 
     # -- bytes ---------------------------------------------------------------------
     def fetch_whole(self, url: str) -> bytes:
@@ -528,10 +527,20 @@ class _Store:
 
 
 class _Source:
-    """What the C++ reader reads through: a `size` and `read(offset, n)`."""
+    """What the C++ reader reads through: a `size` and `read(offset, n)`.
 
-    def __init__(self, store: _Store, url: str, size: int, data: bytes | None = None) -> None:
+    Failures are raised as ckptio's errors of their real kind (NotFoundError for a missing
+    object, CorruptionError for a response that stayed short or damaged); the core keeps the
+    kind and adds the tensor name."""
+
+    def __init__(
+        self, store: _Store, url: str, size: int, data: bytes | None = None, tail: int = 0
+    ) -> None:
         self._store, self._url, self.size, self._data = store, url, size, data
+        # A table (V1 file) is opened from its end: footer, index block, metaindex. The first
+        # read there fetches the last `tail` bytes in one request and serves the rest from them.
+        self._tail_start = max(0, size - tail) if tail else size
+        self._tail: bytes | None = None
 
     def read(self, offset: int, n: int) -> bytes:
         if self._data is not None:
@@ -539,16 +548,20 @@ class _Source:
                 data, self._data = self._data, None  # the index is read once: let it go
                 return data
             return self._data[offset : offset + n]
+        if n and offset >= self._tail_start and offset + n <= self.size:
+            if self._tail is None:
+                self._tail = self._fetch(self._tail_start, self.size - self._tail_start)
+            begin = offset - self._tail_start
+            return self._tail[begin : begin + n]
+        return self._fetch(offset, n)
+
+    def _fetch(self, offset: int, n: int) -> bytes:
         try:
             return self._store.fetch(self._url, offset, n)
         except FileNotFoundError as exc:
-            self._store.failed(self._url, NotFoundError)
-            raise OSError("missing data shard: no such object") from exc
+            raise NotFoundError("missing data shard: no such object", file=self._url) from exc
         except _BadResponse as exc:
-            self._store.failed(self._url, CorruptionError)
-            raise OSError(str(exc)) from exc
-        except CheckpointError as exc:
-            raise OSError(exc.message) from exc  # the core adds the URL and the tensor name
+            raise CorruptionError(str(exc), file=self._url) from exc
 
 
 class _RemoteCore:
@@ -556,36 +569,18 @@ class _RemoteCore:
     checking them (one fetch), where a view would be fetched once to hand out and once more
     to check (which costs nothing for a mapped file)."""
 
-    def __init__(self, core: Any, store: _Store) -> None:
+    def __init__(self, core: Any) -> None:
         self._core = core
-        self._store = store
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._core, name)
 
-    def _missing(self, exc: CheckpointError) -> CheckpointError:
-        # A data shard found missing mid-read is a NotFoundError, as a missing local shard;
-        # a response that stayed short or damaged is a CorruptionError.
-        kind = self._store.failure(exc.file)
-        if kind is not None and not isinstance(exc, kind):
-            return kind(exc.message, exc.file, exc.key)
-        return exc
-
     def tensor(self, name: Any, copy: bool = False, verify: bool = False) -> Any:
-        try:
-            if verify and not copy:
-                value = self._core.tensor(name, copy=True, verify=True)
-                value.flags.writeable = False
-                return value
-            return self._core.tensor(name, copy=copy, verify=verify)
-        except CheckpointError as exc:
-            raise self._missing(exc) from exc
-
-    def verify(self, name: Any = None) -> None:
-        try:
-            self._core.verify(name)
-        except CheckpointError as exc:
-            raise self._missing(exc) from exc
+        if verify and not copy:
+            value = self._core.tensor(name, copy=True, verify=True)
+            value.flags.writeable = False
+            return value
+        return self._core.tensor(name, copy=copy, verify=verify)
 
 
 def _opener(store: _Store) -> Callable[[str], _Source]:
@@ -601,10 +596,7 @@ def _opener(store: _Store) -> Callable[[str], _Source]:
         size = store.known_size(url)
         if size is None:
             size = store.extent(url)
-        try:
-            return _Source(store, url, size if size is not None else store.size(url))
-        except CheckpointError as exc:
-            raise OSError(exc.message) from exc
+        return _Source(store, url, size if size is not None else store.size(url))
 
     return open_source
 
@@ -785,10 +777,23 @@ def _extent_of(ref: Callable[[], RemoteCheckpoint | None], shard: str) -> int | 
     return None if ckpt is None or ckpt.closed else ckpt._extent(shard)
 
 
-class _DownloadedCheckpoint(Checkpoint):
-    """A V1 checkpoint read from a local copy (its files are mapped, then unlinked)."""
+class RemoteV1Checkpoint(Checkpoint):
+    """A V1 checkpoint read from URLs with ranged requests (see `_open_v1`)."""
 
     remote = True
+
+    def __init__(self, core: Any, url: str, store: _Store) -> None:
+        super().__init__(core, url, "V1")
+        self._store = store
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Requests made and bytes received so far (as `RemoteCheckpoint.stats`)."""
+        return self._store.stats.as_dict()
+
+    def close(self) -> None:
+        super().close()
+        self._store.close()
 
 
 # --------------------------------------------------------------------------- locating
@@ -964,15 +969,15 @@ def open_url(
         fs: an fsspec filesystem to use instead of making one from the URL.
         known_sizes: {shard URL: size} already known, to skip those HEAD requests.
 
-    Returns a `RemoteCheckpoint` for V2 bundles; V1 files are downloaded to a temporary
-    directory first (and removed once mapped).
+    Returns a `RemoteCheckpoint` for V2 bundles, a `RemoteV1Checkpoint` for V1 files (read in
+    place with ranged requests, like V2).
     """
     store = _store_for(url, storage_options, options, fs)
     if known_sizes:
         store.seed_sizes(known_sizes)
     located = _resolve(store, url)
     if located.format == "V1":
-        ckpt: Checkpoint = _download_v1(store, located.prefix)
+        ckpt: Checkpoint = _open_v1(store, located.prefix)
     else:
         try:
             core = _core.BundleReader(located.prefix, opener=_opener(store))
@@ -980,7 +985,7 @@ def open_url(
             store.close()
             raise
         ckpt = RemoteCheckpoint(
-            _RemoteCore(core, store), located.prefix, store, dict(storage_options or {})
+            _RemoteCore(core), located.prefix, store, dict(storage_options or {})
         )
     if verify:
         try:
@@ -991,30 +996,26 @@ def open_url(
     return ckpt
 
 
-def _download_v1(store: _Store, pattern: str) -> Checkpoint:
+def _open_v1(store: _Store, pattern: str) -> Checkpoint:
+    """A V1 checkpoint read in place with ranged reads: opening reads each file's tail (footer,
+    index and metaindex blocks) and the block holding its meta record; each tensor read
+    fetches the blocks holding its slices."""
     if any(c in pattern.split("://", 1)[1] for c in "*?["):
-        urls = store.glob(pattern)
+        urls = store.glob(pattern)  # records each file's size: no HEAD per file
     else:
         urls = [pattern]
     if not urls:
         raise NotFoundError("failed to find any matching files for the checkpoint path", pattern)
-    directory = tempfile.mkdtemp(prefix="ckptio-v1-")
+
+    def open_source(url: str) -> _Source:
+        return _Source(store, url, store.size(url), tail=store.options.table_tail_bytes)
+
     try:
-        files = []
-        for i, url in enumerate(urls):
-            local = os.path.join(directory, f"{i:05d}-{posixpath.basename(url)}")
-            try:
-                data = store.fetch_whole(url)
-            except FileNotFoundError as exc:
-                raise NotFoundError("no such object", file=url) from exc
-            with open(local, "wb") as f:
-                f.write(data)
-            files.append(local)
-        core = _core.V1Reader(files)  # maps every file: they can go right away
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        core = _core.V1Reader(urls, opener=open_source)
+    except BaseException:
         store.close()
-    return _DownloadedCheckpoint(core, pattern, "V1")
+        raise
+    return RemoteV1Checkpoint(core, pattern, store)
 
 
 # --------------------------------------------------------------------------- worker reuse
