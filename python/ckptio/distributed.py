@@ -50,7 +50,7 @@ from typing import Any, Union
 
 from . import _core
 from ._dtypes import enum_for_name, numpy_dtypes
-from .convert import SAFETENSORS_CODES
+from .convert import SAFETENSORS_CODES, verify_safetensors_file
 from .errors import CheckpointError
 from .paths import is_url
 from .reader import Checkpoint
@@ -62,7 +62,6 @@ Select = Union[Callable[[str], bool], Iterable[str], None]
 Rename = Union[Mapping[str, str], Callable[[str], "str | None"], None]
 Progress = Callable[[int, int, str], None]
 
-OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 INDEX_JSON = "model.safetensors.index.json"
 _DEFAULT_SHARD = 5 * 10**9  # Hugging Face's default max_shard_size ("5GB")
 
@@ -459,28 +458,16 @@ def _write_safetensors_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[st
 def _verify_safetensors_file(
     path: str, header: Mapping[str, Any], digests: Mapping[str, bytes], shown: str
 ) -> None:
-    import mmap
+    expected = {
+        name: (entry["dtype"], tuple(entry["shape"]))
+        for name, entry in header.items()
+        if name != "__metadata__"
+    }
 
-    with open(path, "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        stored = json.loads(f.read(length))
-        if stored != json.loads(json.dumps(header)):
-            raise CheckpointError("verification failed: the header differs", file=shown)
-        if not digests:
-            return
-        start = 8 + length
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                for name, digest in digests.items():
-                    begin, end = header[name]["data_offsets"]
-                    got = hashlib.blake2b(view[start + begin : start + end], digest_size=16)
-                    if got.digest() != digest:
-                        raise CheckpointError(
-                            "verification failed: the stored bytes differ", file=shown, key=name
-                        )
-            finally:
-                view.release()
+    def same_bytes(name: str, stored: memoryview) -> bool:
+        return hashlib.blake2b(stored, digest_size=16).digest() == digests[name]
+
+    verify_safetensors_file(path, shown, expected, same_bytes, header.get("__metadata__", {}))
 
 
 # ---- TensorBundle parts
@@ -488,7 +475,7 @@ def _verify_safetensors_file(
 
 def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, Any]:
     """A one-shard bundle of this part's tensors; its entries go into the final index."""
-    from .writer import BundleWriter
+    from .writer import BundleWriter, can_copy_raw
 
     if job["remote_out"]:
         import tempfile
@@ -502,11 +489,7 @@ def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, An
         copies = {
             source
             for source, _, cast in job["items"]
-            if cast is None
-            and ckpt.format == "V2"
-            and not getattr(ckpt, "remote", False)
-            and not ckpt.info(source).sliced
-            and ckpt.info(source).dtype_name not in ("variant", "resource")
+            if cast is None and can_copy_raw(ckpt, source)
         }
         writer = BundleWriter(prefix, overwrite=True)
         with writer:
