@@ -25,10 +25,11 @@ opener whose sources fetch byte ranges:
   and are dropped as soon as the reads they were fetched for have taken them.
 
 Transient failures (connection errors, timeouts, HTTP 5xx and 429) are retried with
-exponential backoff, a bounded number of times. A response shorter than asked is retried too,
-then reported as a CorruptionError naming the URL. Missing objects raise NotFoundError; refused
-credentials raise CheckpointError saying so. Checksums are checked when asked (``verify=True``),
-exactly as for local files.
+exponential backoff, a bounded number of times (`RemoteOptions.attempts`): ckptio's is the one
+retry layer, so the S3 client's own retries are set to one attempt (see `_single_retry_layer`).
+A response shorter than asked is retried too, then reported as a CorruptionError naming the
+URL. Missing objects raise NotFoundError; refused credentials raise CheckpointError saying so.
+Checksums are checked when asked (``verify=True``), exactly as for local files.
 
 Legacy V1 checkpoints (one table per file holding data and index) are read in place by the same
 table reader: opening one fetches each file's tail (footer and index block, one request) and
@@ -226,15 +227,8 @@ def _kind(exc: BaseException) -> str:
     return "fatal"
 
 
-class _BadResponse(Exception):
-    """A response that stayed damaged through every retry: short, or failing the transport's
-    own checksum."""
-
-
-class _Truncated(_BadResponse):
-    def __init__(self, got: int, wanted: int) -> None:
-        super().__init__(f"truncated response: got {got} of {wanted} bytes")
-        self.got, self.wanted = got, wanted
+def _truncated(url: str, got: int, wanted: int) -> CorruptionError:
+    return CorruptionError(f"truncated response: got {got} of {wanted} bytes", file=url)
 
 
 # --------------------------------------------------------------------------- the store
@@ -291,8 +285,8 @@ class _Store:
     def retry(self, what: str, url: str, call: Callable[[], Any], wanted: int | None = None) -> Any:
         """`call()` with retries; `wanted` bytes are expected back when given.
 
-        Raises FileNotFoundError for a missing object, _BadResponse for a response that stayed
-        short or damaged, and CheckpointError (naming the URL) for everything else."""
+        Raises NotFoundError for a missing object, CorruptionError for a response that stayed
+        short or damaged, and CheckpointError for everything else, each naming the URL."""
         opts = self.options
         attempts = max(1, opts.attempts)
         for attempt in range(attempts):
@@ -305,9 +299,9 @@ class _Store:
             except Exception as exc:
                 kind = _kind(exc)
                 if kind == "missing":
-                    raise FileNotFoundError(f"no such object: {url}") from exc
+                    raise NotFoundError("no such object", file=url) from exc
                 if kind == "range" and wanted is not None:
-                    raise _Truncated(0, wanted) from exc
+                    raise _truncated(url, 0, wanted) from exc
                 if kind == "auth":
                     raise CheckpointError(
                         f"access denied while trying to {what} (check credentials and "
@@ -315,9 +309,10 @@ class _Store:
                         file=url,
                     ) from exc
                 if kind == "integrity" and attempt == attempts - 1:
-                    raise _BadResponse(
+                    raise CorruptionError(
                         f"response failed its integrity check after {attempts} attempts: "
-                        f"{type(exc).__name__}: {exc}"
+                        f"{type(exc).__name__}: {exc}",
+                        file=url,
                     ) from exc
                 if kind == "fatal" or attempt == attempts - 1:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
@@ -332,7 +327,7 @@ class _Store:
                         file=url,
                     )
                 if attempt == attempts - 1:
-                    raise _Truncated(len(result), wanted)
+                    raise _truncated(url, len(result), wanted)
                 continue
             return result
         raise AssertionError("unreachable")
@@ -347,7 +342,7 @@ class _Store:
         self.stats.add(heads=1)
         info = self.retry("get the object's size", url, lambda: self.fs.info(self._path(url)))
         if info.get("type") == "directory":
-            raise FileNotFoundError(f"no such object (a directory): {url}")
+            raise NotFoundError("no such object (a directory)", file=url)
         size = int(info["size"])
         with self._lock:
             self._sizes[url] = size
@@ -369,7 +364,7 @@ class _Store:
     def exists(self, url: str) -> bool:
         try:
             self.size(url)
-        except FileNotFoundError:
+        except NotFoundError:
             return False
         return True
 
@@ -437,7 +432,7 @@ class _Store:
 
     def fetch(self, url: str, start: int, n: int) -> bytes:
         """Exactly [start, start+n): from the prefetch cache, or fetched (in parallel parts
-        when large). Raises _Truncated when the server keeps answering short."""
+        when large). Raises CorruptionError when the server keeps answering short."""
         if n == 0:
             return b""
         cached = self._from_cache(url, start, n)
@@ -465,29 +460,27 @@ class _Store:
         wanted = sorted({r for r in ranges if r[2] > 0})
         with self._lock:
             wanted = [r for r in wanted if not self._covering(*r)]
-        groups: list[list[tuple[str, int, int]]] = []
-        for r in wanted:
-            if groups:
-                last = groups[-1]
-                url, start = last[0][0], last[0][1]
-                end = max(o + n for _, o, n in last)
-                if (
-                    r[0] == url
-                    and r[1] - end <= opts.coalesce_gap
-                    and max(end, r[1] + r[2]) - start <= opts.max_request_bytes
-                ):
-                    last.append(r)
-                    continue
-            groups.append([r])
+        from fsspec.utils import merge_offset_ranges
+
+        urls, starts, stops = merge_offset_ranges(
+            [url for url, _, _ in wanted],
+            [offset for _, offset, _ in wanted],
+            [offset + n for _, offset, n in wanted],
+            max_gap=opts.coalesce_gap,
+            max_block=opts.max_request_bytes,
+        )
         futures = []
-        for group in groups:
-            url = group[0][0]
-            start = group[0][1]
-            stop = max(o + n for _, o, n in group)
+        i = 0  # `wanted` and the merged blocks are both in (url, offset) order
+        for url, start, stop in zip(urls, starts, stops):
             # One request per block (never parted: parts would wait on this same pool).
             future = self.pool().submit(self._get, url, start, stop - start)
             block = _Block(url, start, stop, future)
-            block.pending = {(o, n) for _, o, n in group}
+            while i < len(wanted) and wanted[i][0] == url and start <= wanted[i][1]:
+                _, offset, n = wanted[i]
+                if offset + n > stop:
+                    break
+                block.pending.add((offset, n))
+                i += 1
             with self._lock:
                 self._blocks.append(block)
                 self._cached += stop - start
@@ -529,9 +522,9 @@ class _Store:
 class _Source:
     """What the C++ reader reads through: a `size` and `read(offset, n)`.
 
-    Failures are raised as ckptio's errors of their real kind (NotFoundError for a missing
-    object, CorruptionError for a response that stayed short or damaged); the core keeps the
-    kind and adds the tensor name."""
+    The store raises ckptio's errors of their real kind (NotFoundError for a missing object,
+    CorruptionError for a response that stayed short or damaged); the core keeps the kind and
+    adds the tensor name."""
 
     def __init__(
         self, store: _Store, url: str, size: int, data: bytes | None = None, tail: int = 0
@@ -550,18 +543,12 @@ class _Source:
             return self._data[offset : offset + n]
         if n and offset >= self._tail_start and offset + n <= self.size:
             if self._tail is None:
-                self._tail = self._fetch(self._tail_start, self.size - self._tail_start)
+                self._tail = self._store.fetch(
+                    self._url, self._tail_start, self.size - self._tail_start
+                )
             begin = offset - self._tail_start
             return self._tail[begin : begin + n]
-        return self._fetch(offset, n)
-
-    def _fetch(self, offset: int, n: int) -> bytes:
-        try:
-            return self._store.fetch(self._url, offset, n)
-        except FileNotFoundError as exc:
-            raise NotFoundError("missing data shard: no such object", file=self._url) from exc
-        except _BadResponse as exc:
-            raise CorruptionError(str(exc), file=self._url) from exc
+        return self._store.fetch(self._url, offset, n)
 
 
 class _RemoteCore:
@@ -749,12 +736,6 @@ class RemoteCheckpoint(Checkpoint):
             url = info["data_path"]
             try:
                 data = self._store.fetch(url, info["offset"] + first, span)
-            except _BadResponse as exc:
-                raise CorruptionError(str(exc), file=url, key=name) from exc
-            except FileNotFoundError as exc:
-                raise NotFoundError(
-                    f"missing or unreadable data shard: {exc}", file=url, key=name
-                ) from exc
             except CheckpointError as exc:
                 raise type(exc)(exc.message, file=exc.file or url, key=name) from exc
             strided = np.ndarray(
@@ -814,15 +795,32 @@ def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> Any:
     return fs
 
 
+def _single_retry_layer(url: str, storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Storage options that leave retrying to ckptio (`_Store.retry`, `RemoteOptions.attempts`):
+    one place decides how often a request is tried, and its counts are the ones reported.
+
+    For S3 the client's own retries (botocore: 4 more attempts of 5xx, throttling and
+    connection errors, under each of ours) are set to one attempt, unless the caller set them
+    in ``config_kwargs``. Backends whose retries fsspec does not expose as an option (s3fs's
+    class-level `retries` loop around botocore, gcsfs's decorator) are left alone: changing
+    them would mean mutating a filesystem instance fsspec may share with other code."""
+    options = dict(storage_options or {})
+    if url.split("://", 1)[0] in ("s3", "s3a"):
+        config = dict(options.get("config_kwargs") or {})
+        config.setdefault("retries", {"total_max_attempts": 1})
+        options["config_kwargs"] = config
+    return options
+
+
 def _store_for(
     url: str,
     storage_options: Mapping[str, Any] | None,
     options: RemoteOptions | None,
     fs: Any = None,
 ) -> _Store:
-    return _Store(
-        fs if fs is not None else _filesystem(url, storage_options), options or RemoteOptions()
-    )
+    if fs is None:
+        fs = _filesystem(url, _single_retry_layer(url, storage_options))
+    return _Store(fs, options or RemoteOptions())
 
 
 def _join(directory: str, name: str) -> str:
@@ -835,7 +833,7 @@ def _read_state(store: _Store, directory: str, latest_filename: str) -> list[str
     state_url = _join(directory, latest_filename)
     try:
         text = store.fetch_whole(state_url).decode("utf-8", "surrogateescape")
-    except FileNotFoundError:
+    except NotFoundError:
         return None
     # Relative entries are relative to the directory, as in TF; absolute local paths (TF1
     # savers wrote them) are kept and resolved against the directory by name later.
@@ -891,7 +889,7 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
     try:
         store.keep_whole(url + ".index", store.fetch_whole(url + ".index"))
         return Resolved("V2", url)
-    except FileNotFoundError:
+    except NotFoundError:
         pass
     if depth < 2:
         state = _read_state(store, url, "checkpoint")
@@ -914,7 +912,7 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
         raise NotFoundError("failed to find any matching files for the checkpoint path", file=url)
     try:
         size = store.size(url)
-    except FileNotFoundError:
+    except NotFoundError:
         size = None
     except CheckpointError:
         size = None  # some filesystems cannot stat a "directory": try listing it
@@ -922,7 +920,7 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
         return Resolved("V1", url)
     try:
         entries = store.listing(url)
-    except FileNotFoundError:
+    except NotFoundError:
         entries = []
     bundles = sorted(
         e["url"][: -len(".index")]
