@@ -234,55 +234,14 @@ def _truncated(url: str, got: int, wanted: int) -> CorruptionError:
 # --------------------------------------------------------------------------- the store
 
 
-class _Block:
-    """Prefetched bytes of one shard, waiting for the reads they were fetched for."""
+class _RetryPolicy:
+    """How often and how patiently a request is tried: the one retry layer of remote reads
+    (see `_single_retry_layer`), counting its retries in `stats`."""
 
-    __slots__ = ("future", "pending", "start", "stop", "url")
+    def __init__(self, options: RemoteOptions, stats: RemoteStats) -> None:
+        self.options, self.stats = options, stats
 
-    def __init__(self, url: str, start: int, stop: int, future: Future[bytes]) -> None:
-        self.url, self.start, self.stop, self.future = url, start, stop, future
-        self.pending: set[tuple[int, int]] = set()  # (offset, n) not read yet
-
-
-class _Store:
-    """One filesystem plus what is known about its objects: sizes, the fetched index, the
-    prefetch cache and the request counters. Thread-safe."""
-
-    def __init__(self, fs: Any, options: RemoteOptions) -> None:
-        self.fs = fs
-        self.options = options
-        self.stats = RemoteStats()
-        self._lock = threading.Lock()
-        self._sizes: dict[str, int] = {}
-        self._whole: dict[str, bytes] = {}
-        self._blocks: list[_Block] = []  # oldest first
-        self._cached = 0
-        self._pool: ThreadPoolExecutor | None = None
-        # url -> bytes the index says a shard holds at least (set by the checkpoint).
-        self.extent: Callable[[str], int | None] = lambda url: None
-
-    # -- plumbing ------------------------------------------------------------------
-    def _path(self, url: str) -> str:
-        return self.fs._strip_protocol(url)
-
-    def pool(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max(1, self.options.max_concurrency), thread_name_prefix="ckptio-fetch"
-                )
-            return self._pool
-
-    def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-            self._blocks.clear()
-            self._cached = 0
-            self._whole.clear()
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-    def retry(self, what: str, url: str, call: Callable[[], Any], wanted: int | None = None) -> Any:
+    def call(self, what: str, url: str, call: Callable[[], Any], wanted: int | None = None) -> Any:
         """`call()` with retries; `wanted` bytes are expected back when given.
 
         Raises NotFoundError for a missing object, CorruptionError for a response that stayed
@@ -332,20 +291,32 @@ class _Store:
             return result
         raise AssertionError("unreachable")
 
-    # -- object metadata -------------------------------------------------------------
+
+class _Objects:
+    """What is known about a filesystem's objects: sizes (asked, listed or seeded), and objects
+    fetched whole and kept for their reader (the index the resolver fetched). Thread-safe."""
+
+    def __init__(self, fs: Any, retry: _RetryPolicy, stats: RemoteStats) -> None:
+        self.fs, self._retry, self._stats = fs, retry, stats
+        self._lock = threading.Lock()
+        self._sizes: dict[str, int] = {}
+        self._whole: dict[str, bytes] = {}
+
+    def path(self, url: str) -> str:
+        return self.fs._strip_protocol(url)
+
     def size(self, url: str) -> int:
         with self._lock:
             if url in self._sizes:
                 return self._sizes[url]
             if url in self._whole:
                 return len(self._whole[url])
-        self.stats.add(heads=1)
-        info = self.retry("get the object's size", url, lambda: self.fs.info(self._path(url)))
+        self._stats.add(heads=1)
+        info = self._retry.call("get the object's size", url, lambda: self.fs.info(self.path(url)))
         if info.get("type") == "directory":
             raise NotFoundError("no such object (a directory)", file=url)
         size = int(info["size"])
-        with self._lock:
-            self._sizes[url] = size
+        self.seed_sizes({url: size})
         return size
 
     def known_size(self, url: str) -> int | None:
@@ -368,33 +339,142 @@ class _Store:
             return False
         return True
 
+    def _record(self, protocol: str, name: str, entry: Mapping[str, Any]) -> str:
+        url = name if is_url(name) else f"{protocol}://{name.lstrip('/')}"
+        if entry.get("type") == "file" and entry.get("size") is not None:
+            self.seed_sizes({url: int(entry["size"])})
+        return url
+
     def listing(self, url: str) -> list[dict[str, Any]]:
-        self.stats.add(lists=1)
-        entries = self.retry("list", url, lambda: self.fs.ls(self._path(url), detail=True))
-        found = []
+        self._stats.add(lists=1)
+        entries = self._retry.call("list", url, lambda: self.fs.ls(self.path(url), detail=True))
         protocol = url.split("://", 1)[0]
-        for entry in entries:
-            name = entry["name"]
-            full = name if is_url(name) else f"{protocol}://{name.lstrip('/')}"
-            if entry.get("type") == "file" and entry.get("size") is not None:
-                with self._lock:
-                    self._sizes[full] = int(entry["size"])
-            found.append({**entry, "url": full})
-        return found
+        return [{**e, "url": self._record(protocol, e["name"], e)} for e in entries]
 
     def glob(self, pattern: str) -> list[str]:
         """The URLs matching `pattern`, sorted; their sizes are recorded (no HEAD later)."""
-        self.stats.add(lists=1)
-        found = self.retry("glob", pattern, lambda: self.fs.glob(self._path(pattern), detail=True))
+        self._stats.add(lists=1)
+        found = self._retry.call(
+            "glob", pattern, lambda: self.fs.glob(self.path(pattern), detail=True)
+        )
         protocol = pattern.split("://", 1)[0]
-        urls = []
-        for name, entry in found.items():
-            url = name if is_url(name) else f"{protocol}://{name.lstrip('/')}"
-            if entry.get("type") == "file" and entry.get("size") is not None:
-                with self._lock:
-                    self._sizes[url] = int(entry["size"])
-            urls.append(url)
-        return sorted(urls)
+        return sorted(self._record(protocol, name, entry) for name, entry in found.items())
+
+    def keep_whole(self, url: str, data: bytes) -> None:
+        with self._lock:
+            self._whole[url] = data
+
+    def take_whole(self, url: str) -> bytes | None:
+        with self._lock:
+            return self._whole.pop(url, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._whole.clear()
+
+
+class _Block:
+    """Prefetched bytes of one shard, waiting for the reads they were fetched for."""
+
+    __slots__ = ("future", "pending", "start", "stop", "url")
+
+    def __init__(self, url: str, start: int, stop: int, future: Future[bytes]) -> None:
+        self.url, self.start, self.stop, self.future = url, start, stop, future
+        self.pending: set[tuple[int, int]] = set()  # (offset, n) not read yet
+
+
+class _BlockCache:
+    """Prefetched blocks, oldest first, holding at most `cache_bytes` (older blocks dropped
+    first); a block is dropped once every read it was fetched for has taken its bytes."""
+
+    def __init__(self, cache_bytes: int, stats: RemoteStats) -> None:
+        self._limit, self._stats = cache_bytes, stats
+        self._lock = threading.Lock()
+        self._blocks: list[_Block] = []
+        self.nbytes = 0
+
+    def covers(self, url: str, offset: int, n: int) -> bool:
+        with self._lock:
+            return self._covering(url, offset, n) is not None
+
+    def add(self, block: _Block) -> None:
+        with self._lock:
+            self._blocks.append(block)
+            self.nbytes += block.stop - block.start
+            while self.nbytes > self._limit and len(self._blocks) > 1:
+                old = self._blocks.pop(0)
+                self.nbytes -= old.stop - old.start
+
+    def _covering(self, url: str, offset: int, n: int) -> _Block | None:
+        for block in self._blocks:
+            if block.url == url and block.start <= offset and offset + n <= block.stop:
+                return block
+        return None
+
+    def take(self, url: str, offset: int, n: int) -> bytes | None:
+        """[offset, offset+n) from a block, waiting for it if needed; None when no block holds
+        it (or its fetch failed: the read fetches it again and reports its own errors)."""
+        with self._lock:
+            block = self._covering(url, offset, n)
+            if block is None:
+                return None
+            block.pending.discard((offset, n))
+            if not block.pending:  # every read it was fetched for has had its bytes
+                self._blocks.remove(block)
+                self.nbytes -= block.stop - block.start
+        try:
+            data = block.future.result()
+        except Exception:
+            return None
+        self._stats.add(cache_hits=1)
+        if block.start == offset and len(data) == n:
+            return data
+        begin = offset - block.start
+        return data[begin : begin + n]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._blocks.clear()
+            self.nbytes = 0
+
+
+class _Store:
+    """One filesystem read through the retry policy, with what is known about its objects,
+    the prefetch cache, the fetch pool and the request counters. Thread-safe."""
+
+    def __init__(self, fs: Any, options: RemoteOptions) -> None:
+        self.fs = fs
+        self.options = options
+        self.stats = RemoteStats()
+        self.policy = _RetryPolicy(options, self.stats)
+        self.objects = _Objects(fs, self.policy, self.stats)
+        self.cache = _BlockCache(options.cache_bytes, self.stats)
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        # url -> bytes the index says a shard holds at least (set by the checkpoint).
+        self.extent: Callable[[str], int | None] = lambda url: None
+
+    def _path(self, url: str) -> str:
+        return self.objects.path(url)
+
+    def retry(self, what: str, url: str, call: Callable[[], Any], wanted: int | None = None) -> Any:
+        return self.policy.call(what, url, call, wanted)
+
+    def pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max(1, self.options.max_concurrency), thread_name_prefix="ckptio-fetch"
+                )
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        self.cache.clear()
+        self.objects.clear()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # -- bytes ---------------------------------------------------------------------
     def fetch_whole(self, url: str) -> bytes:
@@ -407,17 +487,8 @@ class _Store:
             return data
 
         data = self.retry("fetch", url, call)
-        with self._lock:
-            self._sizes[url] = len(data)
+        self.objects.seed_sizes({url: len(data)})
         return data
-
-    def keep_whole(self, url: str, data: bytes) -> None:
-        with self._lock:
-            self._whole[url] = data
-
-    def take_whole(self, url: str) -> bytes | None:
-        with self._lock:
-            return self._whole.pop(url, None)
 
     def _get(self, url: str, start: int, n: int) -> bytes:
         """Exactly [start, start+n) in one request, retried."""
@@ -435,7 +506,7 @@ class _Store:
         when large). Raises CorruptionError when the server keeps answering short."""
         if n == 0:
             return b""
-        cached = self._from_cache(url, start, n)
+        cached = self.cache.take(url, start, n)
         if cached is not None:
             return cached
         part = max(1, self.options.part_bytes)
@@ -451,17 +522,14 @@ class _Store:
             for f in futures:
                 f.cancel()
 
-    # -- prefetch cache --------------------------------------------------------------
     def prefetch(self, ranges: Iterable[tuple[str, int, int]]) -> list[Future[bytes]]:
         """Start fetching (url, offset, n) ranges: neighbours merged into one request, up to
         `max_concurrency` requests in flight. Reads of exactly these ranges then wait for and
         take the bytes from the cache."""
-        opts = self.options
-        wanted = sorted({r for r in ranges if r[2] > 0})
-        with self._lock:
-            wanted = [r for r in wanted if not self._covering(*r)]
         from fsspec.utils import merge_offset_ranges
 
+        opts = self.options
+        wanted = sorted({r for r in ranges if r[2] > 0 and not self.cache.covers(*r)})
         urls, starts, stops = merge_offset_ranges(
             [url for url, _, _ in wanted],
             [offset for _, offset, _ in wanted],
@@ -481,42 +549,9 @@ class _Store:
                     break
                 block.pending.add((offset, n))
                 i += 1
-            with self._lock:
-                self._blocks.append(block)
-                self._cached += stop - start
-                self._evict_locked()
+            self.cache.add(block)
             futures.append(future)
         return futures
-
-    def _covering(self, url: str, offset: int, n: int) -> _Block | None:
-        for block in self._blocks:
-            if block.url == url and block.start <= offset and offset + n <= block.stop:
-                return block
-        return None
-
-    def _evict_locked(self) -> None:
-        while self._cached > self.options.cache_bytes and len(self._blocks) > 1:
-            old = self._blocks.pop(0)
-            self._cached -= old.stop - old.start
-
-    def _from_cache(self, url: str, offset: int, n: int) -> bytes | None:
-        with self._lock:
-            block = self._covering(url, offset, n)
-            if block is None:
-                return None
-            block.pending.discard((offset, n))
-            if not block.pending:  # every read it was fetched for has had its bytes
-                self._blocks.remove(block)
-                self._cached -= block.stop - block.start
-        try:
-            data = block.future.result()
-        except Exception:
-            return None  # fetch it again on its own: errors are reported for that read
-        self.stats.add(cache_hits=1)
-        if block.start == offset and len(data) == n:
-            return data
-        begin = offset - block.start
-        return data[begin : begin + n]
 
 
 class _Source:
@@ -572,7 +607,7 @@ class _RemoteCore:
 
 def _opener(store: _Store) -> Callable[[str], _Source]:
     def open_source(url: str) -> _Source:
-        data = store.take_whole(url)
+        data = store.objects.take_whole(url)
         if data is None and url.endswith(".index"):
             data = store.fetch_whole(url)  # one request, no HEAD: the index is read whole
         if data is not None:
@@ -580,10 +615,10 @@ def _opener(store: _Store) -> Callable[[str], _Source]:
         # A shard's size is taken from the index (the end of its last record) rather than
         # asked with a HEAD request: reads past the real end come back short or refused, and
         # are reported as corruption like a short local file.
-        size = store.known_size(url)
+        size = store.objects.known_size(url)
         if size is None:
             size = store.extent(url)
-        return _Source(store, url, size if size is not None else store.size(url))
+        return _Source(store, url, size if size is not None else store.objects.size(url))
 
     return open_source
 
@@ -622,7 +657,7 @@ class RemoteCheckpoint(Checkpoint):
     def shard_sizes(self) -> dict[str, int]:
         """{object URL: size} for the objects whose size is known so far (fetched whole or
         asked); `open_url(known_sizes=...)` takes them."""
-        return self._store.known_sizes()
+        return self._store.objects.known_sizes()
 
     def _extent(self, shard: str) -> int | None:
         """Bytes the index places in `shard`: the end of its last record."""
@@ -860,7 +895,7 @@ def _latest(store: _Store, directory: str, latest_filename: str) -> str | None:
     if not is_url(state[0]):  # an absolute local path from another machine: look by name
         candidates = [_join(directory, posixpath.basename(state[0]))]
     for prefix in candidates:
-        if store.exists(prefix + ".index") or store.exists(prefix):
+        if store.objects.exists(prefix + ".index") or store.objects.exists(prefix):
             return prefix
     return None
 
@@ -887,7 +922,7 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
     if data:
         return Resolved("V2", url[: data.start()])
     try:
-        store.keep_whole(url + ".index", store.fetch_whole(url + ".index"))
+        store.objects.keep_whole(url + ".index", store.fetch_whole(url + ".index"))
         return Resolved("V2", url)
     except NotFoundError:
         pass
@@ -903,15 +938,15 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
                     return _resolve(store, moved, depth + 1)
                 raise
     if any(c in url.split("://", 1)[1] for c in "*?["):
-        matches = store.glob(url + ".index")
+        matches = store.objects.glob(url + ".index")
         if len(matches) == 1:
             return Resolved("V2", matches[0][: -len(".index")])
-        files = store.glob(url)
+        files = store.objects.glob(url)
         if files:
             return Resolved("V1", url)
         raise NotFoundError("failed to find any matching files for the checkpoint path", file=url)
     try:
-        size = store.size(url)
+        size = store.objects.size(url)
     except NotFoundError:
         size = None
     except CheckpointError:
@@ -919,7 +954,7 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
     if size is not None:
         return Resolved("V1", url)
     try:
-        entries = store.listing(url)
+        entries = store.objects.listing(url)
     except NotFoundError:
         entries = []
     bundles = sorted(
@@ -972,7 +1007,7 @@ def open_url(
     """
     store = _store_for(url, storage_options, options, fs)
     if known_sizes:
-        store.seed_sizes(known_sizes)
+        store.objects.seed_sizes(known_sizes)
     located = _resolve(store, url)
     if located.format == "V1":
         ckpt: Checkpoint = _open_v1(store, located.prefix)
@@ -999,14 +1034,14 @@ def _open_v1(store: _Store, pattern: str) -> Checkpoint:
     index and metaindex blocks) and the block holding its meta record; each tensor read
     fetches the blocks holding its slices."""
     if any(c in pattern.split("://", 1)[1] for c in "*?["):
-        urls = store.glob(pattern)  # records each file's size: no HEAD per file
+        urls = store.objects.glob(pattern)  # records each file's size: no HEAD per file
     else:
         urls = [pattern]
     if not urls:
         raise NotFoundError("failed to find any matching files for the checkpoint path", pattern)
 
     def open_source(url: str) -> _Source:
-        return _Source(store, url, store.size(url), tail=store.options.table_tail_bytes)
+        return _Source(store, url, store.objects.size(url), tail=store.options.table_tail_bytes)
 
     try:
         core = _core.V1Reader(urls, opener=open_source)
@@ -1032,7 +1067,7 @@ def _shared(
         ckpt = _OPENED.get(key)
         if ckpt is not None and not ckpt.closed:
             if known_sizes and isinstance(ckpt, RemoteCheckpoint):
-                ckpt._store.seed_sizes(known_sizes)
+                ckpt._store.objects.seed_sizes(known_sizes)
             return ckpt
         if is_url(path):
             ckpt = open_url(path, storage_options=storage_options, known_sizes=known_sizes)
