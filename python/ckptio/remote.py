@@ -256,28 +256,9 @@ class _RetryPolicy:
             try:
                 result = call()
             except Exception as exc:
-                kind = _kind(exc)
-                if kind == "missing":
-                    raise NotFoundError("no such object", file=url) from exc
-                if kind == "range" and wanted is not None:
-                    raise _truncated(url, 0, wanted) from exc
-                if kind == "auth":
-                    raise CheckpointError(
-                        f"access denied while trying to {what} (check credentials and "
-                        f"permissions): {type(exc).__name__}: {exc}",
-                        file=url,
-                    ) from exc
-                if kind == "integrity" and attempt == attempts - 1:
-                    raise CorruptionError(
-                        f"response failed its integrity check after {attempts} attempts: "
-                        f"{type(exc).__name__}: {exc}",
-                        file=url,
-                    ) from exc
-                if kind == "fatal" or attempt == attempts - 1:
-                    tries = f" after {attempt + 1} attempts" if attempt else ""
-                    raise CheckpointError(
-                        f"failed to {what}{tries}: {type(exc).__name__}: {exc}", file=url
-                    ) from exc
+                error = self._error(exc, what, url, wanted, attempt, attempts)
+                if error is not None:
+                    raise error from exc
                 continue
             if wanted is not None and len(result) != wanted:
                 if len(result) > wanted:  # a server that ignored the Range header
@@ -290,6 +271,33 @@ class _RetryPolicy:
                 continue
             return result
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _error(
+        exc: Exception, what: str, url: str, wanted: int | None, attempt: int, attempts: int
+    ) -> CheckpointError | None:
+        """The error a failed try ends in, or None to try again."""
+        kind = _kind(exc)
+        last = attempt == attempts - 1
+        detail = f"{type(exc).__name__}: {exc}"
+        if kind == "missing":
+            return NotFoundError("no such object", file=url)
+        if kind == "range" and wanted is not None:
+            return _truncated(url, 0, wanted)
+        if kind == "auth":
+            return CheckpointError(
+                f"access denied while trying to {what} (check credentials and permissions): "
+                + detail,
+                file=url,
+            )
+        if kind == "integrity" and last:
+            return CorruptionError(
+                f"response failed its integrity check after {attempts} attempts: {detail}", url
+            )
+        if kind == "fatal" or last:
+            tries = f" after {attempt + 1} attempts" if attempt else ""
+            return CheckpointError(f"failed to {what}{tries}: {detail}", file=url)
+        return None
 
 
 class _Objects:
