@@ -8,18 +8,19 @@
 
 #include "bundle_reader.h"
 #include "coding.h"
-#include "file_target.h"
+#include "memory_target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ckptio;
   if (size < 4) return 0;
   const uint64_t index_size = DecodeFixed32(data);
   if (index_size > size - 4) return 0;
-  const std::string prefix = FuzzDir() + "/b";
-  WriteFile(prefix + ".index", data + 4, index_size);
-  WriteFile(prefix + ".data-00000-of-00001", data + 4 + index_size, size - 4 - index_size);
+  SourceOpener opener = MemoryOpener({
+      {"b.index", Borrowed(data + 4, index_size)},
+      {"b.data-00000-of-00001", Borrowed(data + 4 + index_size, size - 4 - index_size)},
+  });
   std::unique_ptr<BundleReader> reader;
-  if (!BundleReader::Open(prefix, &reader).ok()) return 0;
+  if (!BundleReader::Open("b", &reader, opener).ok()) return 0;
   for (const TensorRecord& r : reader->records()) {
     (void)reader->Verify(r);
     if (r.partitioned()) continue;

@@ -6,15 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "file_target.h"
+#include "memory_target.h"
 #include "v1_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ckptio;
-  const std::string path = FuzzDir() + "/v1.ckpt";
-  WriteFile(path, data, size);
   std::unique_ptr<V1Reader> reader;
-  if (!V1Reader::Open({path}, &reader).ok()) return 0;
+  if (!V1Reader::Open({"v1.ckpt"}, &reader, MemoryOpener({{"v1.ckpt", Borrowed(data, size)}})).ok()) {
+    return 0;
+  }
   for (const V1Tensor& t : reader->tensors()) {
     if (t.type.storage == Storage::kString) {
       std::vector<std::string> values;

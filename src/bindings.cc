@@ -513,12 +513,13 @@ class PyBundleReader {
 // array that is cached and handed out read-only, so repeated reads are free like V2 views.
 class PyV1Reader {
  public:
-  explicit PyV1Reader(const std::vector<std::string>& files) {
+  PyV1Reader(const std::vector<std::string>& files, py::object opener) {
     std::unique_ptr<V1Reader> reader;
     Status s;
+    SourceOpener open = opener.is_none() ? SourceOpener(OpenMappedSource) : PythonOpener(opener);
     {
       py::gil_scoped_release release;
-      s = V1Reader::Open(files, &reader);
+      s = V1Reader::Open(files, &reader, std::move(open));
     }
     Check(s);
     reader_ = std::move(reader);
@@ -858,7 +859,8 @@ PYBIND11_MODULE(_core, m) {
       .def("abort", &PyBundleWriter::Abort);
 
   py::class_<PyV1Reader>(m, "V1Reader")
-      .def(py::init<const std::vector<std::string>&>(), py::arg("files"))
+      .def(py::init<const std::vector<std::string>&, py::object>(), py::arg("files"),
+           py::arg("opener") = py::none())
       .def("close", &PyV1Reader::Close)
       .def_property_readonly("closed", &PyV1Reader::closed)
       .def_property_readonly("prefix", &PyV1Reader::prefix)
@@ -890,6 +892,31 @@ PYBIND11_MODULE(_core, m) {
     Check(snappy::Uncompress(reinterpret_cast<const uint8_t*>(v.data()), v.size(), &out));
     return py::bytes(out);
   });
+  // The index of a bundle whose data files were written elsewhere (ckptio.distributed): entries
+  // are (name, dtype enum, dims, shard, offset, size, masked crc32c).
+  m.def(
+      "bundle_index",
+      [](int64_t num_shards, const py::list& entries) {
+        std::map<std::string, std::string> serialized;
+        for (py::handle item : entries) {
+          const py::tuple t = item.cast<py::tuple>();
+          BundleEntry e;
+          e.dtype = t[1].cast<int64_t>();
+          e.shape.dims = t[2].cast<std::vector<int64_t>>();
+          e.shard_id = t[3].cast<int64_t>();
+          e.offset = t[4].cast<uint64_t>();
+          e.size = t[5].cast<uint64_t>();
+          e.crc32c = t[6].cast<uint32_t>();
+          const std::string key = EncodeKey(t[0]);
+          if (!serialized.emplace(key, SerializeBundleEntry(e)).second) {
+            Check(Status::InvalidArgument("two tensors would be written under one name").WithKey(key));
+          }
+        }
+        std::string out;
+        Check(BuildBundleIndex(num_shards, serialized, &out));
+        return py::bytes(out);
+      },
+      py::arg("num_shards"), py::arg("entries"));
   m.def("encode_slice_key", &EncodeSliceKey);
   m.def("decode_slice_key", &DecodeSliceKey);
 }

@@ -10,6 +10,7 @@
 #include "coding.h"
 #include "crc32c.h"
 #include "ordered_code.h"
+#include "slice_geometry.h"
 #include "table.h"
 
 namespace ckptio {
@@ -57,32 +58,7 @@ Status CountElements(const TensorShape& shape, uint64_t* n) {
   return Status::OK();
 }
 
-std::string ShapeString(const std::vector<int64_t>& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
-  return s + "]";
-}
-
-bool Overlaps(const SliceGeometry& a, const SliceGeometry& b) {
-  for (size_t d = 0; d < a.starts.size(); ++d) {
-    if (a.starts[d] + a.lengths[d] <= b.starts[d] || b.starts[d] + b.lengths[d] <= a.starts[d]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
-
-SliceGeometry ResolveSlice(const TensorSlice& slice, const std::vector<int64_t>& full_dims) {
-  SliceGeometry g;
-  for (size_t d = 0; d < slice.size(); ++d) {
-    const bool full = slice[d].length == kFullExtent;
-    g.starts.push_back(full ? 0 : slice[d].start);
-    g.lengths.push_back(full ? full_dims[d] : slice[d].length);
-  }
-  return g;
-}
 
 std::string BundleReader::ShardPath(int64_t shard_id) const {
   char suffix[64];
@@ -102,18 +78,18 @@ Status BundleReader::Open(const std::string& prefix, std::unique_ptr<BundleReade
   ByteRange bytes;
   CKPTIO_RETURN_IF_ERROR(source->Read(0, source->size(), &bytes));
   // Parsed in one pass and then released: every record copies what it needs.
-  Status s = reader->ParseIndex(*MappedFile::Borrow(index_path, bytes.data, bytes.size));
+  Status s = reader->ParseIndex(std::make_shared<MemorySource>(index_path, std::move(bytes)));
   if (s.ok()) s = reader->LinkSlices();
   if (!s.ok()) return s.WithFile(index_path);
   *out = std::move(reader);
   return Status::OK();
 }
 
-Status BundleReader::ParseIndex(const MappedFile& index) {
+Status BundleReader::ParseIndex(std::shared_ptr<const DataSource> index) {
   bool have_header = false;
-  records_.reserve(index.size() / 32);  // an entry takes a few dozen bytes of index
+  records_.reserve(index->size() / 32);  // an entry takes a few dozen bytes of index
   CKPTIO_RETURN_IF_ERROR(
-      ForEachTableEntry(index, [&](std::string_view key, std::string_view value) {
+      ForEachTableEntry(std::move(index), [&](std::string_view key, std::string_view value) {
         if (!have_header) {
           if (!key.empty()) return Status::Corruption("missing bundle header entry");
           CKPTIO_RETURN_IF_ERROR(ParseBundleHeader(value, &header_));
@@ -142,28 +118,19 @@ Status BundleReader::ParseIndex(const MappedFile& index) {
 }
 
 Status BundleReader::LinkSlices() {
-  uint64_t check_steps = 0;
-  const uint64_t max_check_steps =
-      kMaxSliceCheckSteps + kSliceCheckStepsPerEntry * uint64_t(records_.size());
+  SliceCheckBudget budget{0, kMaxSliceCheckSteps + kSliceCheckStepsPerEntry * uint64_t(records_.size())};
   for (TensorRecord& full : records_) {
     if (!full.partitioned()) continue;
     const std::vector<int64_t>& dims = full.entry.shape.dims;
-    std::vector<SliceGeometry> geometry;
-    uint64_t covered = 0;
+    SliceTiling tiling(dims, full.entry.slices.size(), &budget);
     for (const TensorSlice& slice : full.entry.slices) {
       auto bad = [&](const std::string& why) {
         return Status::Corruption("bad slice of partitioned tensor: " + why).WithKey(full.key);
       };
-      if (slice.size() != dims.size()) return bad("rank differs from the tensor's");
-      for (size_t d = 0; d < dims.size(); ++d) {
-        const Extent& e = slice[d];
-        if (e.length == kFullExtent) {
-          if (e.start != 0) return bad("full extent with a nonzero start");
-        } else if (e.start < 0 || e.length < 0 || e.start > dims[d] || e.length > dims[d] - e.start) {
-          return bad("extent outside the shape " + ShapeString(dims));
-        }
-      }
-      SliceGeometry g = ResolveSlice(slice, dims);
+      SliceGeometry g;
+      Status s = tiling.Add(slice, &g);
+      if (s.code() == Code::kCorruption) return bad(s.message());
+      if (!s.ok()) return s.WithKey(full.key);
       const TensorRecord* part = Find(EncodeTensorNameSlice(full.key, slice));
       if (part == nullptr) return bad("no entry for slice " + ShapeString(g.starts) + "+" + ShapeString(g.lengths));
       if (part->partitioned() || part->entry.dtype != full.entry.dtype ||
@@ -175,20 +142,9 @@ Status BundleReader::LinkSlices() {
       if (part->type.storage == Storage::kFixed && !FixedSizeMatches(*part)) {
         return bad("slice entry's size disagrees with its shape");
       }
-      check_steps += geometry.size() * std::max<uint64_t>(dims.size(), 1);
-      if (check_steps > max_check_steps) {
-        return Status::NotSupported("too many slices to check for overlaps (" +
-                                    std::to_string(full.entry.slices.size()) + ")")
-            .WithKey(full.key);
-      }
-      for (const SliceGeometry& other : geometry) {
-        if (Overlaps(g, other)) return bad("overlapping slices");
-      }
-      covered += part->num_elements;
-      geometry.push_back(std::move(g));
       full.slice_records.push_back(part);
     }
-    full.slices_cover_tensor = covered == full.num_elements;
+    full.slices_cover_tensor = tiling.Covers(full.num_elements);
     for (const TensorRecord* part : full.slice_records) {
       const_cast<TensorRecord*>(part)->listed = false;
     }

@@ -17,6 +17,7 @@
 #include "data_source.h"
 #include "dtypes.h"
 #include "mapped_file.h"
+#include "slice_geometry.h"
 #include "status.h"
 
 namespace ckptio {
@@ -36,13 +37,6 @@ struct TensorRecord {
 
   bool partitioned() const { return !entry.slices.empty(); }
 };
-
-// A slice's place in its full tensor, with full dimensions made explicit.
-struct SliceGeometry {
-  std::vector<int64_t> starts;
-  std::vector<int64_t> lengths;
-};
-SliceGeometry ResolveSlice(const TensorSlice& slice, const std::vector<int64_t>& full_dims);
 
 class BundleReader {
  public:
@@ -84,7 +78,7 @@ class BundleReader {
 
  private:
   BundleReader() = default;
-  Status ParseIndex(const MappedFile& index);
+  Status ParseIndex(std::shared_ptr<const DataSource> index);
   Status RawData(const TensorRecord& r, ByteRange* bytes) const;
   Status LinkSlices();
   Status Shard(int64_t shard_id, std::shared_ptr<const DataSource>* out) const;

@@ -148,25 +148,31 @@ Status BundleWriter::AddCopy(std::string_view name, int64_t dtype,
   return Status::OK();
 }
 
+Status BuildBundleIndex(int64_t num_shards, const std::map<std::string, std::string>& entries,
+                        std::string* out) {
+  BundleHeader header;
+  header.num_shards = num_shards;
+  header.version.producer = 1;
+  TableBuilder table;
+  CKPTIO_RETURN_IF_ERROR(table.Add("", SerializeBundleHeader(header)));
+  for (const auto& [key, value] : entries) {
+    if (key.empty()) return Status::InvalidArgument("empty tensor name (reserved for the header)");
+    CKPTIO_RETURN_IF_ERROR(table.Add(key, value));
+  }
+  *out = table.Finish();
+  return Status::OK();
+}
+
 Status BundleWriter::Finish() {
   if (finished_ || failed_) return Status::InvalidArgument("writer is already finished");
   if (shards_.empty()) CKPTIO_RETURN_IF_ERROR(Fail(StartShard()));  // TF always has a data file
   const size_t num_shards = shards_.size();
 
-  BundleHeader header;
-  header.num_shards = static_cast<int64_t>(num_shards);
-  header.version.producer = 1;
-  TableBuilder table;
-  Status s = table.Add("", SerializeBundleHeader(header));
-  for (const auto& [key, value] : entries_) {
-    if (s.ok()) s = table.Add(key, value);
-  }
+  std::string bytes;
+  Status s = BuildBundleIndex(static_cast<int64_t>(num_shards), entries_, &bytes);
   AtomicFile index;
   if (s.ok()) s = index.Open(prefix_ + ".index");
-  if (s.ok()) {
-    const std::string bytes = table.Finish();
-    s = index.Append(bytes.data(), bytes.size());
-  }
+  if (s.ok()) s = index.Append(bytes.data(), bytes.size());
   if (s.ok()) s = index.Close(options_.sync);
   for (auto& shard : shards_) {
     if (s.ok()) s = shard->Close(options_.sync);

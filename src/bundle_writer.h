@@ -20,6 +20,11 @@
 
 namespace ckptio {
 
+// The bytes of a bundle index, as TF writes it: the header (num_shards, version {producer: 1})
+// under the empty key, then each (key, serialized BundleEntryProto) in key order.
+Status BuildBundleIndex(int64_t num_shards, const std::map<std::string, std::string>& entries,
+                        std::string* out);
+
 class BundleWriter {
  public:
   struct Options {

@@ -21,6 +21,23 @@ Status MappedSource::Read(uint64_t offset, uint64_t n, ByteRange* out) const {
   return Status::OK();
 }
 
+Status MemorySource::Read(uint64_t offset, uint64_t n, ByteRange* out) const {
+  if (!RangeWithin(offset, n, bytes_.size)) {
+    return Status::Corruption("range lies past the end of the file").WithFile(path_);
+  }
+  out->owner = bytes_.owner;
+  out->data = bytes_.data == nullptr ? nullptr : bytes_.data + offset;
+  out->size = n;
+  return Status::OK();
+}
+
+Status MappedSource::Independent(std::shared_ptr<const DataSource>* out) const {
+  std::shared_ptr<const MappedFile> again;
+  CKPTIO_RETURN_IF_ERROR(file_->MapAgain(&again));
+  *out = std::make_shared<MappedSource>(std::move(again));
+  return Status::OK();
+}
+
 Status OpenMappedSource(const std::string& path, std::shared_ptr<const DataSource>* out) {
   return MappedSource::Open(path, out);
 }

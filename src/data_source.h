@@ -33,6 +33,13 @@ class DataSource {
   virtual void WillNeed(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
   // Bring [offset, offset+n) in now, ready to read without faults (a block of a bulk copy).
   virtual void Populate(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
+  // A source over the same bytes whose ranges share no memory with this one's, so that a write
+  // into a view of one (through torch, ctypes) never shows in the other; nullptr where the
+  // ranges handed out are already buffers of their own.
+  virtual Status Independent(std::shared_ptr<const DataSource>* out) const {
+    out->reset();
+    return Status::OK();
+  }
 };
 
 // A local file, memory-mapped once; ranges are zero-copy views of the mapping.
@@ -45,9 +52,24 @@ class MappedSource : public DataSource {
   Status Read(uint64_t offset, uint64_t n, ByteRange* out) const override;
   void WillNeed(uint64_t offset, uint64_t n) const override { file_->WillNeed(offset, n); }
   void Populate(uint64_t offset, uint64_t n) const override { file_->Populate(offset, n); }
+  Status Independent(std::shared_ptr<const DataSource>* out) const override;
 
  private:
   std::shared_ptr<const MappedFile> file_;
+};
+
+// Bytes already in memory (a fetched index, a fuzz input); ranges are views sharing `bytes`'s
+// owner.
+class MemorySource : public DataSource {
+ public:
+  MemorySource(std::string path, ByteRange bytes) : path_(std::move(path)), bytes_(std::move(bytes)) {}
+  const std::string& path() const override { return path_; }
+  uint64_t size() const override { return bytes_.size; }
+  Status Read(uint64_t offset, uint64_t n, ByteRange* out) const override;
+
+ private:
+  std::string path_;
+  ByteRange bytes_;
 };
 
 // Opens the source for a path; the default maps local files.

@@ -12,27 +12,30 @@ namespace {
 
 enum BlockType : uint8_t { kNoCompression = 0, kSnappyCompression = 1 };
 
-// Read a block's contents into *storage (decompressed if needed), verifying its trailer.
-Status ReadBlock(const MappedFile& file, const BlockHandle& h, std::string* storage,
+// Read a block (one ranged read, block and trailer) and verify its trailer; *contents views
+// block->bytes, or block->uncompressed for a snappy block.
+Status ReadBlock(const DataSource& source, const BlockHandle& h, Block* block,
                  std::string_view* contents, bool verify_checksum = true) {
-  const uint64_t file_body = file.size() - kFooterSize;
+  const uint64_t file_body = source.size() - kFooterSize;
   if (h.size > file_body || !RangeWithin(h.offset, h.size + kBlockTrailerSize, file_body)) {
     return Status::Corruption("bad block handle (block lies outside the file)");
   }
-  const uint8_t* block = file.data() + h.offset;
-  const uint8_t type = block[h.size];
+  CKPTIO_RETURN_IF_ERROR(source.Read(h.offset, h.size + kBlockTrailerSize, &block->bytes));
+  block->offset = h.offset;
+  const uint8_t* data = block->bytes.data;
+  const uint8_t type = data[h.size];
   if (verify_checksum) {
-    const uint32_t stored = crc32c::Unmask(DecodeFixed32(block + h.size + 1));
-    const uint32_t actual = crc32c::Extend(crc32c::Value(block, h.size), &type, 1);
+    const uint32_t stored = crc32c::Unmask(DecodeFixed32(data + h.size + 1));
+    const uint32_t actual = crc32c::Extend(crc32c::Value(data, h.size), &type, 1);
     if (stored != actual) return Status::Corruption("block checksum mismatch");
   }
   switch (type) {
     case kNoCompression:
-      *contents = std::string_view(reinterpret_cast<const char*>(block), h.size);
+      *contents = std::string_view(reinterpret_cast<const char*>(data), h.size);
       return Status::OK();
     case kSnappyCompression:
-      CKPTIO_RETURN_IF_ERROR(snappy::Uncompress(block, h.size, storage));
-      *contents = *storage;
+      CKPTIO_RETURN_IF_ERROR(snappy::Uncompress(data, h.size, &block->uncompressed));
+      *contents = block->uncompressed;
       return Status::OK();
     default:
       return Status::Corruption("bad block type " + std::to_string(type));
@@ -84,11 +87,14 @@ Status ForEachBlockEntry(std::string_view contents, std::string* key,
   return Status::OK();
 }
 
-Status Table::Open(const MappedFile* file, Table* out) {
-  if (file->size() < kFooterSize) {
+Status Table::Open(std::shared_ptr<const DataSource> source, Table* out) {
+  const uint64_t file_size = source->size();
+  if (file_size < kFooterSize) {
     return Status::Corruption("file is too short to be an sstable");
   }
-  const uint8_t* footer = file->data() + file->size() - kFooterSize;
+  ByteRange footer_bytes;
+  CKPTIO_RETURN_IF_ERROR(source->Read(file_size - kFooterSize, kFooterSize, &footer_bytes));
+  const uint8_t* footer = footer_bytes.data;
   const uint64_t magic = uint64_t(DecodeFixed32(footer + 40)) |
                          (uint64_t(DecodeFixed32(footer + 44)) << 32);
   if (magic != kTableMagic) return Status::Corruption("not an sstable (bad magic number)");
@@ -98,11 +104,11 @@ Status Table::Open(const MappedFile* file, Table* out) {
       !DecodeBlockHandle(&p, footer + 40, &index)) {
     return Status::Corruption("bad block handle in footer");
   }
-  std::string storage;
+  Block index_block;
   std::string_view contents;
-  CKPTIO_RETURN_IF_ERROR(ReadBlock(*file, index, &storage, &contents));
+  CKPTIO_RETURN_IF_ERROR(ReadBlock(*source, index, &index_block, &contents));
   Table table;
-  table.file_ = file;
+  table.source_ = std::move(source);
   std::string key_buffer;
   uint64_t previous_block_end = 0;
   CKPTIO_RETURN_IF_ERROR(ForEachBlockEntry(
@@ -115,7 +121,7 @@ Status Table::Open(const MappedFile* file, Table* out) {
         // Data blocks are written back to back; one that starts before its predecessor ends
         // would make a crafted file revisit (and so multiply) the same bytes.
         if (e.handle.offset < previous_block_end ||
-            !RangeWithin(e.handle.offset, e.handle.size, file->size() - kFooterSize)) {
+            !RangeWithin(e.handle.offset, e.handle.size, file_size - kFooterSize)) {
           return Status::Corruption("bad block handle (overlapping or outside the file)");
         }
         if (!table.index_.empty() && !KeyLess(table.index_.back().separator, separator)) {
@@ -131,11 +137,12 @@ Status Table::Open(const MappedFile* file, Table* out) {
 }
 
 Status Table::ForEach(const TableVisitor& visit) const {
-  std::string data_key, data_storage, previous_key;
+  std::string data_key, previous_key;
   bool have_previous = false;
   for (const IndexEntry& e : index_) {
+    Block block;
     std::string_view contents;
-    CKPTIO_RETURN_IF_ERROR(ReadBlock(*file_, e.handle, &data_storage, &contents));
+    CKPTIO_RETURN_IF_ERROR(ReadBlock(*source_, e.handle, &block, &contents));
     CKPTIO_RETURN_IF_ERROR(ForEachBlockEntry(
         contents, &data_key, [&](std::string_view key, std::string_view value) {
           if (have_previous && !KeyLess(previous_key, key)) {
@@ -152,7 +159,7 @@ Status Table::ForEach(const TableVisitor& visit) const {
   return Status::OK();
 }
 
-Status Table::Get(std::string_view key, std::string* storage, std::string_view* value,
+Status Table::Get(std::string_view key, Block* block, std::string_view* value,
                   bool* found, bool verify_checksum) const {
   *found = false;
   // The first block whose separator is >= key is the only one that can hold it.
@@ -162,7 +169,7 @@ Status Table::Get(std::string_view key, std::string* storage, std::string_view* 
                              });
   if (it == index_.end()) return Status::OK();
   std::string_view contents;
-  CKPTIO_RETURN_IF_ERROR(ReadBlock(*file_, it->handle, storage, &contents, verify_checksum));
+  CKPTIO_RETURN_IF_ERROR(ReadBlock(*source_, it->handle, block, &contents, verify_checksum));
   std::string key_buffer;
   // A linear scan: blocks hold at most a few hundred KiB, and V1 records mostly one per block.
   return ForEachBlockEntry(contents, &key_buffer, [&](std::string_view k, std::string_view v) {
@@ -174,9 +181,9 @@ Status Table::Get(std::string_view key, std::string* storage, std::string_view* 
   });
 }
 
-Status ForEachTableEntry(const MappedFile& file, const TableVisitor& visit) {
+Status ForEachTableEntry(std::shared_ptr<const DataSource> source, const TableVisitor& visit) {
   Table table;
-  CKPTIO_RETURN_IF_ERROR(Table::Open(&file, &table));
+  CKPTIO_RETURN_IF_ERROR(Table::Open(std::move(source), &table));
   return table.ForEach(visit);
 }
 

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mapped_file.h"
+#include "data_source.h"
 #include "status.h"
 
 namespace ckptio {
@@ -34,20 +34,29 @@ bool DecodeBlockHandle(const uint8_t** p, const uint8_t* limit, BlockHandle* h);
 // Visits every (key, value) of a table in order. The views are valid only during the call.
 using TableVisitor = std::function<Status(std::string_view key, std::string_view value)>;
 
-// An opened table: footer and index block parsed; data blocks read (and CRC-checked) on demand.
+// A block as read: the bytes the source handed out (a view of a mapping, or an owned buffer),
+// and its decompressed contents when it was snappy-compressed.
+struct Block {
+  ByteRange bytes;
+  uint64_t offset = 0;  // where `bytes` start in the table's file
+  std::string uncompressed;
+};
+
+// An opened table: footer and index block parsed; data blocks read (and CRC-checked) on demand,
+// each with one ranged read of its source (like leveldb's Table over a RandomAccessFile).
 class Table {
  public:
-  // On success fill *out. `file` must outlive the table.
-  static Status Open(const MappedFile* file, Table* out);
+  // On success fill *out; the table keeps `source` alive. Reads the footer and index block only.
+  static Status Open(std::shared_ptr<const DataSource> source, Table* out);
 
   // Every entry in key order, checking each block's CRC, its structure, and that keys strictly
   // increase across the table.
   Status ForEach(const TableVisitor& visit) const;
 
   // The value stored under exactly `key`: *found is false when there is none. The value views
-  // either the mapped file or *storage (for compressed blocks). Skipping the block checksum is
-  // for zero-copy views, whose bytes are checked only when the caller verifies.
-  Status Get(std::string_view key, std::string* storage, std::string_view* value, bool* found,
+  // *block (its source bytes, or its uncompressed copy). Skipping the block checksum is for
+  // zero-copy views, whose bytes are checked only when the caller verifies.
+  Status Get(std::string_view key, Block* block, std::string_view* value, bool* found,
              bool verify_checksum = true) const;
 
  private:
@@ -55,12 +64,15 @@ class Table {
     std::string separator;  // >= every key of its block, < every key of the next
     BlockHandle handle;
   };
-  const MappedFile* file_ = nullptr;
+  std::shared_ptr<const DataSource> source_;
+
+ public:
+  const std::shared_ptr<const DataSource>& source() const { return source_; }
   std::vector<IndexEntry> index_;
 };
 
-// Open the table held by `file` and visit every entry (Table::Open then ForEach).
-Status ForEachTableEntry(const MappedFile& file, const TableVisitor& visit);
+// Open the table held by `source` and visit every entry (Table::Open then ForEach).
+Status ForEachTableEntry(std::shared_ptr<const DataSource> source, const TableVisitor& visit);
 
 // Decode the entries of one block's contents (after decompression), for tests and fuzzing.
 Status ForEachBlockEntry(std::string_view contents, std::string* key_buffer,

@@ -13,8 +13,7 @@ namespace ckptio {
 namespace {
 
 constexpr uint64_t kMaxElements = 1ull << 62;
-// Checking that slices do not overlap costs pairs x rank steps; a crafted meta record can list
-// 300k copies of one empty slice in 1.2 MB (minutes of checks). Real files need a tiny fraction.
+// Overlap checks per checkpoint (see SliceCheckBudget): real files need a tiny fraction.
 constexpr uint64_t kMaxSliceCheckSteps = 1ull << 28;
 
 Status Malformed(const char* what) { return Status::Corruption(std::string("malformed ") + what); }
@@ -73,23 +72,23 @@ Status RecordField(std::string_view record, int field, std::string_view* out, bo
 
 }  // namespace
 
-Status V1Reader::Open(const std::vector<std::string>& files, std::unique_ptr<V1Reader>* out) {
+Status V1Reader::Open(const std::vector<std::string>& files, std::unique_ptr<V1Reader>* out,
+                      SourceOpener opener) {
   std::unique_ptr<V1Reader> reader(new V1Reader());
   reader->files_ = files;
-  reader->mapped_.resize(files.size());
   reader->tables_.resize(files.size());
   for (size_t i = 0; i < files.size(); ++i) {
-    // Kept open: views get mappings of their own (RawView), even once the path is gone.
-    CKPTIO_RETURN_IF_ERROR(MappedFile::Open(files[i], &reader->mapped_[i], /*keep_open=*/true));
-    reader->total_file_bytes_ += reader->mapped_[i]->size();
-    Status s = Table::Open(reader->mapped_[i].get(), &reader->tables_[i]);
+    std::shared_ptr<const DataSource> source;
+    CKPTIO_RETURN_IF_ERROR(opener(files[i], &source));
+    reader->total_file_bytes_ += source->size();
+    Status s = Table::Open(std::move(source), &reader->tables_[i]);
     if (!s.ok()) {
       return Status(s.code(), "unable to open table file: " + s.message()).WithFile(files[i]);
     }
-    std::string storage;
+    Block block;
     std::string_view record, meta;
     bool found = false;
-    s = reader->tables_[i].Get("", &storage, &record, &found);
+    s = reader->tables_[i].Get("", &block, &record, &found);
     if (s.ok() && found) s = RecordField(record, 1, &meta, &found);
     if (s.ok() && !found) {
       s = Status::Corruption(
@@ -141,7 +140,7 @@ Status V1Reader::AddMeta(size_t file, std::string_view meta) {
 }
 
 Status V1Reader::Finish() {
-  uint64_t check_steps = 0;
+  SliceCheckBudget budget{0, kMaxSliceCheckSteps};
   for (V1Tensor& t : tensors_) {
     auto bad = [&](const std::string& why) {
       return Status::Corruption(why).WithKey(t.name).WithFile(files_[t.parts.empty() ? 0 : t.parts[0].file]);
@@ -156,41 +155,13 @@ Status V1Reader::Finish() {
     // Every stored value takes at least one byte of some file, so a larger claim is corrupt
     // (and must not turn into an allocation).
     if (n > total_file_bytes_) return bad("shape claims more elements than the files hold");
-    uint64_t covered = 0;
-    for (size_t i = 0; i < t.parts.size(); ++i) {
-      V1Tensor::Part& p = t.parts[i];
-      if (p.slice.size() != t.shape.dims.size()) return bad("slice rank differs from the tensor's");
-      for (size_t d = 0; d < p.slice.size(); ++d) {
-        const Extent& e = p.slice[d];
-        const int64_t dim = t.shape.dims[d];
-        if (e.length == kFullExtent ? e.start != 0
-                                    : (e.start < 0 || e.length < 0 || e.start > dim ||
-                                       e.length > dim - e.start)) {
-          return bad("slice extent outside the tensor's shape");
-        }
-      }
-      p.geometry = ResolveSlice(p.slice, t.shape.dims);
-      check_steps += i * std::max<uint64_t>(t.shape.dims.size(), 1);
-      if (check_steps > kMaxSliceCheckSteps) {
-        return Status::NotSupported("too many slices to check for overlaps (" +
-                                    std::to_string(t.parts.size()) + ")")
-            .WithKey(t.name)
-            .WithFile(files_[p.file]);
-      }
-      p.num_elements = 1;
-      for (int64_t l : p.geometry.lengths) p.num_elements *= uint64_t(l);
-      for (size_t j = 0; j < i; ++j) {
-        const SliceGeometry& a = p.geometry;
-        const SliceGeometry& b = t.parts[j].geometry;
-        bool overlap = true;
-        for (size_t d = 0; d < a.starts.size() && overlap; ++d) {
-          overlap = a.starts[d] < b.starts[d] + b.lengths[d] && b.starts[d] < a.starts[d] + a.lengths[d];
-        }
-        if (overlap && p.num_elements > 0 && t.parts[j].num_elements > 0) return bad("overlapping slices");
-      }
-      covered += p.num_elements;
+    SliceTiling tiling(t.shape.dims, t.parts.size(), &budget);
+    for (V1Tensor::Part& p : t.parts) {
+      Status s = tiling.Add(p.slice, &p.geometry);
+      if (!s.ok()) return s.WithKey(t.name).WithFile(files_[p.file]);
+      p.num_elements = p.geometry.num_elements();
     }
-    t.parts_cover_tensor = covered == t.num_elements;
+    t.parts_cover_tensor = tiling.Covers(t.num_elements);
   }
   std::sort(tensors_.begin(), tensors_.end(),
             [](const V1Tensor& a, const V1Tensor& b) { return a.name < b.name; });
@@ -208,13 +179,13 @@ Status V1Reader::TensorError(Status s, const V1Tensor& t, size_t file) const {
   return s.WithFile(files_[file]).WithKey(t.name);
 }
 
-Status V1Reader::ReadPart(const V1Tensor& t, const V1Tensor::Part& part, std::string* storage,
+Status V1Reader::ReadPart(const V1Tensor& t, const V1Tensor::Part& part, Block* block,
                           std::string_view* values, bool verify_checksum) const {
   const std::string key = EncodeTensorNameSlice(t.name, part.slice);
   std::string_view record, saved_slice;
   bool found = false;
   CKPTIO_RETURN_IF_ERROR(
-      tables_[part.file].Get(key, storage, &record, &found, verify_checksum));
+      tables_[part.file].Get(key, block, &record, &found, verify_checksum));
   if (!found) return Status::Corruption("no record for a slice listed in the meta");
   CKPTIO_RETURN_IF_ERROR(RecordField(record, 2, &saved_slice, &found));
   if (!found) return Malformed("SavedTensorSlices (no data)");
@@ -242,11 +213,11 @@ Status V1Reader::ReadFixed(const V1Tensor& t, uint8_t* dst) const {
         .WithKey(t.name).WithFile(files_[t.parts.empty() ? 0 : t.parts[0].file]);
   }
   const size_t elem = static_cast<size_t>(t.type.elem_size);
-  std::string storage;
+  Block block;
   std::vector<uint8_t> buffer;
   for (const V1Tensor::Part& part : t.parts) {
     std::string_view values;
-    Status s = ReadPart(t, part, &storage, &values);
+    Status s = ReadPart(t, part, &block, &values);
     const bool whole = t.parts.size() == 1;
     uint8_t* out = dst;
     if (s.ok() && !whole) {
@@ -271,29 +242,41 @@ Status V1Reader::RawView(const V1Tensor& t, ByteRange* view, bool* found) const 
     return Status::OK();
   }
   const V1Tensor::Part& part = t.parts[0];
-  std::string storage;
+  Block block;
   std::string_view values, raw;
-  Status s = ReadPart(t, part, &storage, &values, /*verify_checksum=*/false);
+  Status s = ReadPart(t, part, &block, &values, /*verify_checksum=*/false);
   if (s.ok()) s = FindRawTensorProtoValues(values, t.dtype, t.num_elements, &raw);
   if (!s.ok()) return TensorError(s, t, part.file);
-  const MappedFile& file = *mapped_[part.file];
+  const ByteRange& bytes = block.bytes;
   const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
-  // Only bytes inside the mapping can be viewed (a snappy block's live in `storage`).
-  if (raw.empty() || p < file.data() || p + raw.size() > file.data() + file.size()) {
+  // Only the bytes the source handed out can be viewed (a snappy block's live in the block).
+  if (raw.empty() || p < bytes.data || p + raw.size() > bytes.data + bytes.size) {
     return Status::OK();
   }
-  const uint64_t offset = static_cast<uint64_t>(p - file.data());
-  std::shared_ptr<const MappedFile> own;
+  std::shared_ptr<const DataSource> own;
   {
     std::lock_guard<std::mutex> lock(views_mu_);
-    if (view_maps_.size() != mapped_.size()) view_maps_.resize(mapped_.size());
-    if (!view_maps_[part.file]) {
-      CKPTIO_RETURN_IF_ERROR(mapped_[part.file]->MapAgain(&view_maps_[part.file]));
+    if (view_sources_.size() != tables_.size()) {
+      view_sources_.assign(tables_.size(), nullptr);
+      view_sources_made_.assign(tables_.size(), false);
     }
-    own = view_maps_[part.file];
+    if (!view_sources_made_[part.file]) {
+      CKPTIO_RETURN_IF_ERROR(
+          tables_[part.file].source()->Independent(&view_sources_[part.file]));
+      view_sources_made_[part.file] = true;
+    }
+    own = view_sources_[part.file];
   }
-  view->data = own->data() + offset;
-  view->owner = std::move(own);
+  if (own == nullptr) {
+    view->owner = bytes.owner;
+    view->data = p;
+  } else {
+    ByteRange range;
+    CKPTIO_RETURN_IF_ERROR(own->Read(block.offset + static_cast<uint64_t>(p - bytes.data),
+                                     raw.size(), &range));
+    view->owner = std::move(range.owner);
+    view->data = range.data;
+  }
   view->size = raw.size();
   *found = true;
   return Status::OK();
@@ -301,7 +284,8 @@ Status V1Reader::RawView(const V1Tensor& t, ByteRange* view, bool* found) const 
 
 void V1Reader::ForgetViews() const {
   std::lock_guard<std::mutex> lock(views_mu_);
-  view_maps_.clear();
+  view_sources_.clear();
+  view_sources_made_.clear();
 }
 
 Status V1Reader::ReadStrings(const V1Tensor& t, std::vector<std::string>* out) const {
@@ -309,11 +293,11 @@ Status V1Reader::ReadStrings(const V1Tensor& t, std::vector<std::string>* out) c
     return Status::Corruption("the stored slices do not cover the whole tensor").WithKey(t.name);
   }
   out->assign(t.num_elements, std::string());
-  std::string storage;
+  Block block;
   std::vector<std::string> part_values;
   for (const V1Tensor::Part& part : t.parts) {
     std::string_view values;
-    Status s = ReadPart(t, part, &storage, &values);
+    Status s = ReadPart(t, part, &block, &values);
     if (s.ok()) s = DecodeTensorProtoStrings(values, part.num_elements, &part_values);
     if (!s.ok()) return TensorError(s, t, part.file);
     ForEachSliceRun(t.shape.dims, part.geometry.starts, part.geometry.lengths,

@@ -15,10 +15,9 @@
 #include <vector>
 
 #include "bundle_proto.h"
-#include "bundle_reader.h"  // SliceGeometry, ResolveSlice
 #include "data_source.h"
 #include "dtypes.h"
-#include "mapped_file.h"
+#include "slice_geometry.h"
 #include "status.h"
 #include "table.h"
 
@@ -42,8 +41,11 @@ struct V1Tensor {
 
 class V1Reader {
  public:
-  // Open every file of the checkpoint (the expanded glob, in order).
-  static Status Open(const std::vector<std::string>& files, std::unique_ptr<V1Reader>* out);
+  // Open every file of the checkpoint (the expanded glob, in order), each through `opener`
+  // (local memory maps by default, or remote ranged reads). Opening reads each file's footer,
+  // index block and the block holding its meta record, nothing else.
+  static Status Open(const std::vector<std::string>& files, std::unique_ptr<V1Reader>* out,
+                     SourceOpener opener = OpenMappedSource);
 
   const std::vector<std::string>& files() const { return files_; }
   // Every tensor, sorted by name (bytewise).
@@ -54,34 +56,37 @@ class V1Reader {
   Status ReadFixed(const V1Tensor& t, uint8_t* dst) const;
   // Where the tensor's values already lie in the file as its little-endian array (one slice,
   // packed float/double/complex values or tensor_content, uncompressed block), set *view to
-  // them (owner: the mapping) and *found to true. Block checksums are not checked here.
-  // The view lies in a mapping of its own, not the one the tables are read from: a write into
-  // it (through torch, ctypes) never changes what later lookups and block checks see.
+  // them (owner: the mapping, or the buffer read) and *found to true. Block checksums are not
+  // checked here. Over a mapped file the view lies in a mapping of its own, not the one the
+  // tables are read from: a write into it (through torch, ctypes) never changes what later
+  // lookups and block checks see.
   Status RawView(const V1Tensor& t, ByteRange* view, bool* found) const;
-  // Later views map the files afresh; views handed out earlier keep their mapping.
-  void ForgetViews() const;
   // Decode a string tensor (row-major elements).
   Status ReadStrings(const V1Tensor& t, std::vector<std::string>* out) const;
   // Check every block of every file and decode every tensor.
   Status VerifyAll() const;
   Status Verify(const V1Tensor& t) const;
+  // Views made from now on lie in fresh mappings: a write into one handed out so far never
+  // shows in them.
+  void ForgetViews() const;
 
  private:
   V1Reader() = default;
   Status AddMeta(size_t file, std::string_view meta);
   Status Finish();
-  Status ReadPart(const V1Tensor& t, const V1Tensor::Part& part, std::string* storage,
+  Status ReadPart(const V1Tensor& t, const V1Tensor::Part& part, Block* block,
                   std::string_view* values, bool verify_checksum = true) const;
   Status TensorError(Status s, const V1Tensor& t, size_t file) const;
 
   std::vector<std::string> files_;
-  std::vector<std::shared_ptr<const MappedFile>> mapped_;
   std::vector<Table> tables_;
-  mutable std::mutex views_mu_;
-  mutable std::vector<std::shared_ptr<const MappedFile>> view_maps_;  // per file, lazily
   std::vector<V1Tensor> tensors_;
   std::unordered_map<std::string, size_t> by_name_;
   uint64_t total_file_bytes_ = 0;
+  mutable std::mutex views_mu_;
+  // Per file, lazily: the independent source views are made from (nullptr: the table's own).
+  mutable std::vector<std::shared_ptr<const DataSource>> view_sources_;
+  mutable std::vector<bool> view_sources_made_;
 };
 
 }  // namespace ckptio

@@ -154,17 +154,28 @@ def test_rewrite_threads_matches_tensorflow(source, tmp_path, tf):
                 assert np.array_equal(tf_value, want), name
 
 
-def test_index_writer_against_the_reference_table_code():
+def test_index_writer_is_the_core_writer(tmp_path):
+    """The index of a distributed write is byte for byte the one `ckptio.save` writes for the
+    same entries (the core's writer, which writes TF's bytes), and reads back as a table."""
     from tablegen import read_table
 
-    entries = [(b"", b"header")] + [
-        (f"k{i:04d}".encode(), bytes([i % 256]) * (i % 50)) for i in range(600)
-    ]
-    table = dist._table(entries)
-    assert read_table(table) == entries
-    from tablegen import masked_crc32c
-
-    assert dist._masked_crc(b"123456789") == masked_crc32c(b"123456789")
+    tensors = {f"k{i:04d}": np.full((i % 7, 3), i, np.float32) for i in range(600)}
+    tensors["names"] = np.array([b"a", b"bc"], dtype=object)
+    prefix = str(tmp_path / "one")
+    ckptio.save(prefix, tensors)
+    written = open(prefix + ".index", "rb").read()
+    core = ckptio._core.BundleReader(prefix)
+    part = []
+    for name in core.names():
+        d = core.info(name)
+        part.append(
+            (name, d["dtype_enum"], list(d["shape"]), d["offset"], d["size"], d["masked_crc32c"])
+        )
+    core.close()
+    assert dist._bundle_index([part]) == written
+    assert len(read_table(written)) == len(tensors) + 1
+    with pytest.raises(ckptio.CheckpointError, match="one name"):
+        dist._bundle_index([part[:1], part[:1]])
 
 
 # --------------------------------------------------------------------------- on a Dask cluster

@@ -1372,3 +1372,26 @@ def test_ten_thousand_slices_still_open(tmp_path):
         assert ckpt.info("big").sliced
         assert ckpt.get_tensor("big").tobytes() == values.tobytes()
     assert time.perf_counter() - start < 10
+
+
+def test_empty_slice_inside_another_is_no_overlap(tmp_path):
+    """Both readers share one slice check (src/slice_geometry): an empty slice shares no element
+    with the slice it lies in (TF's TensorSlice::Intersect), so it is no overlap, in V2 as in V1
+    (slices that share elements are: see the "slices overlap" cases)."""
+    b = baseline_v2()
+    with_p_slices(*P_SLICES, slice_proto((1, 0), (0, 2)))(b)  # rows [1, 1) of [0, 2)
+    b.entries[slice_key("p", [(1, 0), (0, 2)])] = entry_proto(1, [0, 2], crc=masked_crc32c(b""))
+    b.write(tmp_path / "ckpt")
+    with ckptio.open(tmp_path / "ckpt") as ckpt:
+        assert np.array_equal(ckpt["p"], P)
+
+    baseline_v1().write(tmp_path / "plain.ckpt")
+    f = baseline_v1()
+    v1_meta("q", [4], 1, [*(slice_proto(*e) for e in Q_EXTENTS), slice_proto((1, 0))])(f)
+    f.records[slice_key("q", [(1, 0)])] = saved_slice_record("q", [(1, 0)], b"")
+    f.write(tmp_path / "model.ckpt")
+    with (
+        ckptio.open(tmp_path / "plain.ckpt") as plain,
+        ckptio.open(tmp_path / "model.ckpt") as ckpt,
+    ):
+        assert np.array_equal(ckpt["q"], plain["q"])

@@ -430,7 +430,7 @@ def test_read_many_in_order_with_bounded_window(s3, local, url):
         assert list(got) == names
         for name in names:
             assert_same(got[name], tensors[name], name)
-        assert ckpt._store._cached == 0  # every prefetched block was taken and dropped
+        assert ckpt._store.cache.nbytes == 0  # every prefetched block was taken and dropped
 
 
 def test_large_reads_go_in_parallel_parts(s3, local, url):
@@ -654,7 +654,7 @@ def test_http_urls(s3, local, url):
 
 
 def test_memory_filesystem_and_v1(tf_checkpoints):
-    """Any fsspec protocol; V1 files are downloaded (TF-written fixtures)."""
+    """Any fsspec protocol; V1 files read in place (TF-written fixtures)."""
     import fsspec
 
     fs = fsspec.filesystem("memory")
@@ -671,6 +671,39 @@ def test_memory_filesystem_and_v1(tf_checkpoints):
                 assert_same(ckpt[name], ref[name], name)
                 if ref.info(name).sliced and len(ref.info(name).shape) >= 1:
                     assert_same(ckpt.get_slice(name)[1:], ref.get_slice(name)[1:], name)
+
+
+def test_v1_listing_reads_footer_index_and_meta_only(s3, tf_checkpoints):
+    """A V1 file is read in place: listing fetches its tail (footer and index block) and the
+    block holding the meta record, not the whole file; a tensor read fetches its block."""
+    prefix = tf_checkpoints("v1_saver")
+    url = s3.upload(prefix, "v1/model.ckpt")
+    size = os.path.getsize(prefix)
+    # A tail smaller than the file (the fixture is small): footer and index block only.
+    options = RemoteOptions(table_tail_bytes=256)
+    with (
+        ckptio.open(prefix) as ref,
+        open_url(url, storage_options=s3.storage_options, options=options) as ckpt,
+    ):
+        s3.recorder.clear()
+        opened = ckpt.stats["requests"]
+        assert ckpt.format == "V1" and ckpt.shapes() == ref.shapes()
+        assert ckpt.stats["requests"] == opened  # everything came with the open
+        assert_same(ckpt["w"], ref["w"])
+        read = [r for r in s3.recorder.objects() if r.method == "GET"]
+        assert len(read) == 1 and 0 < read[0].sent < size
+    s3.recorder.clear()
+    with open_url(url, storage_options=s3.storage_options, options=options) as ckpt:
+        ckpt.shapes()
+        stats = ckpt.stats
+    got = [r for r in s3.recorder.objects() if r.path == f"/{BUCKET}/v1/model.ckpt"]
+    # One HEAD (the size, telling a file from a prefix), the tail, the meta record's block;
+    # (the two 404s before are the resolver's: no `.index`, no `checkpoint` state file).
+    assert [r.method for r in got] == ["HEAD", "GET", "GET"]
+    assert got[1].range == f"bytes={size - 256}-{size - 1}"
+    # The fixture is one data block: fetched on its own (block and trailer, not the file).
+    assert got[2].range.startswith("bytes=0-") and got[2].sent < size - 48
+    assert stats["heads"] == 1 and stats["gets"] == 4
 
 
 def test_import_ckptio_does_not_import_fsspec():

@@ -53,6 +53,7 @@ import numpy as np
 from ._names import check_keys, check_rename, require_some
 from .casting import cast_array, cast_error, plan_casts
 from .errors import CheckpointError, UnsupportedError, UsageError
+from .objgraph import OBJECT_GRAPH_KEY
 from .reader import Checkpoint, independent_views
 from .reader import open as open_checkpoint
 from .writer import _renamer, make_parent_directory
@@ -69,7 +70,6 @@ __all__ = [
     "to_torch",
 ]
 
-OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 Source = Union[str, "os.PathLike[str]", Checkpoint, Any]
 """A checkpoint path, an open `Checkpoint`, or a view of one under other names (`NameView`,
@@ -174,7 +174,7 @@ def _plan(
     chosen: dict[str, str] = {}
     kept: list[str] = []
     for name in ckpt:
-        if name == OBJECT_GRAPH:
+        if name == OBJECT_GRAPH_KEY:
             skipped[name] = "TF2 object graph (checkpoint metadata, not a tensor)"
             continue
         if not keep(name):
@@ -440,7 +440,16 @@ def to_safetensors(
     return report
 
 
-def _verify_safetensors(path: str, tensors: Mapping[str, np.ndarray], shown: str | None) -> None:
+def verify_safetensors_file(
+    path: str,
+    shown: str,
+    expected: Mapping[str, tuple[str, tuple[int, ...]]],
+    same_bytes: Callable[[str, memoryview], bool],
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Read back a written safetensors file: exactly the tensors of `expected` ({name: (dtype
+    code, shape)}), each with `same_bytes(name, stored bytes)` true, and `metadata` when given.
+    Raises CheckpointError naming `shown` and the tensor on the first difference."""
     import json
     import mmap
     import struct
@@ -449,22 +458,35 @@ def _verify_safetensors(path: str, tensors: Mapping[str, np.ndarray], shown: str
         (length,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(length))
         start = 8 + length
-        if set(header) - {"__metadata__"} != set(tensors):
-            raise _verify_failed(shown or path, None, "the set of tensor names")
-        if not tensors:
+        if set(header) - {"__metadata__"} != set(expected):
+            raise _verify_failed(shown, None, "the set of tensor names")
+        if metadata is not None and (header.get("__metadata__") or {}) != dict(metadata):
+            raise _verify_failed(shown, None, "the metadata")
+        for name, (code, shape) in expected.items():
+            if header[name]["dtype"] != code or tuple(header[name]["shape"]) != tuple(shape):
+                raise _verify_failed(shown, name, "dtype or shape")
+        if not expected:
             return
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            for name, value in tensors.items():
-                entry = header[name]
-                code = SAFETENSORS_CODES.get(value.dtype.name, entry["dtype"])
-                if entry["dtype"] != code or tuple(entry["shape"]) != value.shape:
-                    raise _verify_failed(shown or path, name, "dtype or shape")
-                begin, end = entry["data_offsets"]
-                stored = np.frombuffer(mapped, np.uint8, end - begin, start + begin)
-                same = _same_bits(stored, _bits(value))
-                del stored  # release the buffer before the mapping closes
-                if not same:
-                    raise _verify_failed(shown or path, name, "the stored bytes")
+            view = memoryview(mapped)
+            try:
+                for name in expected:
+                    begin, end = header[name]["data_offsets"]
+                    if not same_bytes(name, view[start + begin : start + end]):
+                        raise _verify_failed(shown, name, "the stored bytes")
+            finally:
+                view.release()
+
+
+def _verify_safetensors(path: str, tensors: Mapping[str, np.ndarray], shown: str | None) -> None:
+    expected = {}
+    for name, value in tensors.items():
+        expected[name] = (SAFETENSORS_CODES.get(value.dtype.name, ""), value.shape)
+
+    def same_bytes(name: str, stored: memoryview) -> bool:
+        return _same_bits(np.frombuffer(stored, np.uint8), _bits(tensors[name]))
+
+    verify_safetensors_file(path, shown or path, expected, same_bytes)
 
 
 # --------------------------------------------------------------------------- npz

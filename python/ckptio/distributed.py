@@ -51,7 +51,7 @@ from typing import Any, Union
 from . import _core
 from ._dtypes import enum_for_name, numpy_dtypes
 from .casting import cast_array
-from .convert import SAFETENSORS_CODES
+from .convert import SAFETENSORS_CODES, verify_safetensors_file
 from .errors import CheckpointError
 from .paths import is_url
 from .reader import Checkpoint
@@ -63,7 +63,6 @@ Select = Union[Callable[[str], bool], Iterable[str], None]
 Rename = Union[Mapping[str, str], Callable[[str], "str | None"], None]
 Progress = Callable[[int, int, str], None]
 
-OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 INDEX_JSON = "model.safetensors.index.json"
 _DEFAULT_SHARD = 5 * 10**9  # Hugging Face's default max_shard_size ("5GB")
 
@@ -460,28 +459,16 @@ def _write_safetensors_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[st
 def _verify_safetensors_file(
     path: str, header: Mapping[str, Any], digests: Mapping[str, bytes], shown: str
 ) -> None:
-    import mmap
+    expected = {
+        name: (entry["dtype"], tuple(entry["shape"]))
+        for name, entry in header.items()
+        if name != "__metadata__"
+    }
 
-    with open(path, "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        stored = json.loads(f.read(length))
-        if stored != json.loads(json.dumps(header)):
-            raise CheckpointError("verification failed: the header differs", file=shown)
-        if not digests:
-            return
-        start = 8 + length
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                for name, digest in digests.items():
-                    begin, end = header[name]["data_offsets"]
-                    got = hashlib.blake2b(view[start + begin : start + end], digest_size=16)
-                    if got.digest() != digest:
-                        raise CheckpointError(
-                            "verification failed: the stored bytes differ", file=shown, key=name
-                        )
-            finally:
-                view.release()
+    def same_bytes(name: str, stored: memoryview) -> bool:
+        return hashlib.blake2b(stored, digest_size=16).digest() == digests[name]
+
+    verify_safetensors_file(path, shown, expected, same_bytes, header.get("__metadata__", {}))
 
 
 # ---- TensorBundle parts
@@ -489,7 +476,7 @@ def _verify_safetensors_file(
 
 def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, Any]:
     """A one-shard bundle of this part's tensors; its entries go into the final index."""
-    from .writer import BundleWriter
+    from .writer import BundleWriter, can_copy_raw
 
     if job["remote_out"]:
         import tempfile
@@ -503,11 +490,7 @@ def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, An
         copies = {
             source
             for source, _, cast in job["items"]
-            if cast is None
-            and ckpt.format == "V2"
-            and not getattr(ckpt, "remote", False)
-            and not ckpt.info(source).sliced
-            and ckpt.info(source).dtype_name not in ("variant", "resource")
+            if cast is None and can_copy_raw(ckpt, source)
         }
         writer = BundleWriter(prefix, overwrite=True)
         with writer:
@@ -562,116 +545,18 @@ def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, An
 
 
 # --------------------------------------------------------------------------- the index writer
-# A TensorBundle index is a LevelDB-format table: sorted (key, BundleEntryProto) pairs after a
-# header entry under the empty key. Written here from the parts' entries, so that the data
-# files the workers wrote become the shards of one checkpoint without being copied.
-
-
-def _varint(v: int) -> bytes:
-    out = bytearray()
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
-
-
-def _field_varint(number: int, v: int) -> bytes:
-    if v == 0:
-        return b""  # proto3 leaves defaults out
-    if v < 0:
-        v += 1 << 64
-    return _varint(number << 3) + _varint(v)
-
-
-def _field_bytes(number: int, data: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
-
-
-def _entry_proto(
-    dtype: int, dims: list[int], shard: int, offset: int, size: int, crc: int
-) -> bytes:
-    shape = b"".join(_field_bytes(2, _field_varint(1, d)) for d in dims)
-    return (
-        _field_varint(1, dtype)
-        + _field_bytes(2, shape)
-        + _field_varint(3, shard)
-        + _field_varint(4, offset)
-        + _field_varint(5, size)
-        + (_varint(6 << 3 | 5) + struct.pack("<I", crc) if crc else b"")
-    )
-
-
-def _header_proto(num_shards: int) -> bytes:
-    # num_shards, little-endian (the default, left out), version {producer: 1} as TF writes.
-    return _field_varint(1, num_shards) + _field_bytes(3, _field_varint(1, 1))
-
-
-def _masked_crc(data: bytes) -> int:
-    c = _core.crc32c(data)
-    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _block(entries: list[tuple[bytes, bytes]], restart_interval: int = 16) -> bytes:
-    out = bytearray()
-    restarts: list[int] = []
-    prev = b""
-    for i, (key, value) in enumerate(entries):
-        shared = 0
-        if i % restart_interval == 0:
-            restarts.append(len(out))
-        else:
-            limit = min(len(prev), len(key))
-            while shared < limit and prev[shared] == key[shared]:
-                shared += 1
-        out += _varint(shared) + _varint(len(key) - shared) + _varint(len(value))
-        out += key[shared:] + value
-        prev = key
-    for r in restarts or [0]:
-        out += struct.pack("<I", r)
-    out += struct.pack("<I", len(restarts or [0]))
-    return bytes(out)
-
-
-def _table(entries: list[tuple[bytes, bytes]], block_size: int = 4096) -> bytes:
-    """A table (uncompressed blocks) of sorted (key, value) pairs, as TF's TableBuilder."""
-    out = bytearray()
-
-    def write(contents: bytes) -> bytes:
-        handle = _varint(len(out)) + _varint(len(contents))
-        trailer = b"\0"  # no compression
-        out.extend(contents + trailer + struct.pack("<I", _masked_crc(contents + trailer)))
-        return handle
-
-    index: list[tuple[bytes, bytes]] = []
-    block: list[tuple[bytes, bytes]] = []
-    size = 0
-    for key, value in entries:
-        block.append((key, value))
-        size += len(key) + len(value) + 3
-        if size >= block_size:
-            # The block's last key is a valid separator: >= its keys, < the next block's.
-            index.append((key, write(_block(block))))
-            block, size = [], 0
-    if block:
-        index.append((block[-1][0], write(_block(block))))
-    meta = write(_block([]))
-    index_handle = write(_block(index, restart_interval=1))
-    footer = (meta + index_handle).ljust(40, b"\0") + struct.pack("<Q", 0xDB4775248B80FB57)
-    return bytes(out + footer)
 
 
 def _bundle_index(parts: list[list[tuple[str, int, list[int], int, int, int]]]) -> bytes:
-    entries = [(b"", _header_proto(len(parts)))]
-    for shard, part in enumerate(parts):
-        for name, dtype, dims, offset, size, crc in part:
-            key = name.encode("utf-8", "surrogateescape")
-            entries.append((key, _entry_proto(dtype, dims, shard, offset, size, crc)))
-    entries.sort(key=lambda kv: kv[0])
-    for (a, _), (b, _) in zip(entries, entries[1:]):
-        if a == b:
-            raise CheckpointError("two tensors would be written under one name", key=a.decode())
-    return _table(entries)
+    """The `.index` of a bundle whose data shards are the parts the workers wrote (shard k =
+    part k), built by the core's index writer (the one `ckptio.save` uses, byte for byte as
+    TF writes it), so the data files need not be copied."""
+    entries = [
+        (name, dtype, dims, shard, offset, size, crc)
+        for shard, part in enumerate(parts)
+        for name, dtype, dims, offset, size, crc in part
+    ]
+    return _core.bundle_index(len(parts), entries)
 
 
 # --------------------------------------------------------------------------- public API

@@ -25,23 +25,22 @@ opener whose sources fetch byte ranges:
   and are dropped as soon as the reads they were fetched for have taken them.
 
 Transient failures (connection errors, timeouts, HTTP 5xx and 429) are retried with
-exponential backoff, a bounded number of times. A response shorter than asked is retried too,
-then reported as a CorruptionError naming the URL. Missing objects raise NotFoundError; refused
-credentials raise CheckpointError saying so. Checksums are checked when asked (``verify=True``),
-exactly as for local files.
+exponential backoff, a bounded number of times (`RemoteOptions.attempts`): ckptio's is the one
+retry layer, so the S3 client's own retries are set to one attempt (see `_single_retry_layer`).
+A response shorter than asked is retried too, then reported as a CorruptionError naming the
+URL. Missing objects raise NotFoundError; refused credentials raise CheckpointError saying so.
+Checksums are checked when asked (``verify=True``), exactly as for local files.
 
-Legacy V1 checkpoints (one table holding data and index) are downloaded to a temporary
-directory and read from there: their layout has no index to fetch on its own.
+Legacy V1 checkpoints (one table per file holding data and index) are read in place by the same
+table reader: opening one fetches each file's tail (footer and index block, one request) and
+the block holding its meta record; a tensor read fetches the blocks holding its slices.
 """
 
 from __future__ import annotations
 
 import errno
-import os
 import posixpath
 import random
-import shutil
-import tempfile
 import threading
 import time
 import weakref
@@ -89,6 +88,9 @@ class RemoteOptions:
         cache_bytes: most bytes `prefetch` keeps waiting for their reads; older blocks are
             dropped first (and fetched again if still wanted).
         window_bytes: `read_many` prefetches this many bytes ahead of the tensor it returns.
+        table_tail_bytes: opening a V1 file fetches this many bytes from its end in one
+            request: its footer, index and metaindex blocks (an index entry takes ~20 bytes
+            per data block, so the default covers thousands of blocks).
     """
 
     attempts: int = 5
@@ -100,6 +102,7 @@ class RemoteOptions:
     max_request_bytes: int = 64 * _MiB
     cache_bytes: int = 512 * _MiB
     window_bytes: int = 64 * _MiB
+    table_tail_bytes: int = 64 << 10
 
 
 @dataclass
@@ -224,76 +227,25 @@ def _kind(exc: BaseException) -> str:
     return "fatal"
 
 
-class _BadResponse(Exception):
-    """A response that stayed damaged through every retry: short, or failing the transport's
-    own checksum."""
-
-
-class _Truncated(_BadResponse):
-    def __init__(self, got: int, wanted: int) -> None:
-        super().__init__(f"truncated response: got {got} of {wanted} bytes")
-        self.got, self.wanted = got, wanted
+def _truncated(url: str, got: int, wanted: int) -> CorruptionError:
+    return CorruptionError(f"truncated response: got {got} of {wanted} bytes", file=url)
 
 
 # --------------------------------------------------------------------------- the store
 
 
-class _Block:
-    """Prefetched bytes of one shard, waiting for the reads they were fetched for."""
+class _RetryPolicy:
+    """How often and how patiently a request is tried: the one retry layer of remote reads
+    (see `_single_retry_layer`), counting its retries in `stats`."""
 
-    __slots__ = ("future", "pending", "start", "stop", "url")
+    def __init__(self, options: RemoteOptions, stats: RemoteStats) -> None:
+        self.options, self.stats = options, stats
 
-    def __init__(self, url: str, start: int, stop: int, future: Future[bytes]) -> None:
-        self.url, self.start, self.stop, self.future = url, start, stop, future
-        self.pending: set[tuple[int, int]] = set()  # (offset, n) not read yet
-
-
-class _Store:
-    """One filesystem plus what is known about its objects: sizes, the fetched index, the
-    prefetch cache and the request counters. Thread-safe."""
-
-    def __init__(self, fs: Any, options: RemoteOptions) -> None:
-        self.fs = fs
-        self.options = options
-        self.stats = RemoteStats()
-        self._lock = threading.Lock()
-        self._sizes: dict[str, int] = {}
-        self._whole: dict[str, bytes] = {}
-        self._blocks: list[_Block] = []  # oldest first
-        self._cached = 0
-        self._pool: ThreadPoolExecutor | None = None
-        # url -> bytes the index says a shard holds at least (set by the checkpoint).
-        self.extent: Callable[[str], int | None] = lambda url: None
-        # url -> the error class a failed read of it means (the core reports every failure of
-        # a Python source as an I/O error; _RemoteCore restores the kind).
-        self._failures: dict[str, type[CheckpointError]] = {}
-
-    # -- plumbing ------------------------------------------------------------------
-    def _path(self, url: str) -> str:
-        return self.fs._strip_protocol(url)
-
-    def pool(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max(1, self.options.max_concurrency), thread_name_prefix="ckptio-fetch"
-                )
-            return self._pool
-
-    def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-            self._blocks.clear()
-            self._cached = 0
-            self._whole.clear()
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-    def retry(self, what: str, url: str, call: Callable[[], Any], wanted: int | None = None) -> Any:
+    def call(self, what: str, url: str, call: Callable[[], Any], wanted: int | None = None) -> Any:
         """`call()` with retries; `wanted` bytes are expected back when given.
 
-        Raises FileNotFoundError for a missing object, _BadResponse for a response that stayed
-        short or damaged, and CheckpointError (naming the URL) for everything else."""
+        Raises NotFoundError for a missing object, CorruptionError for a response that stayed
+        short or damaged, and CheckpointError for everything else, each naming the URL."""
         opts = self.options
         attempts = max(1, opts.attempts)
         for attempt in range(attempts):
@@ -304,27 +256,9 @@ class _Store:
             try:
                 result = call()
             except Exception as exc:
-                kind = _kind(exc)
-                if kind == "missing":
-                    raise FileNotFoundError(f"no such object: {url}") from exc
-                if kind == "range" and wanted is not None:
-                    raise _Truncated(0, wanted) from exc
-                if kind == "auth":
-                    raise CheckpointError(
-                        f"access denied while trying to {what} (check credentials and "
-                        f"permissions): {type(exc).__name__}: {exc}",
-                        file=url,
-                    ) from exc
-                if kind == "integrity" and attempt == attempts - 1:
-                    raise _BadResponse(
-                        f"response failed its integrity check after {attempts} attempts: "
-                        f"{type(exc).__name__}: {exc}"
-                    ) from exc
-                if kind == "fatal" or attempt == attempts - 1:
-                    tries = f" after {attempt + 1} attempts" if attempt else ""
-                    raise CheckpointError(
-                        f"failed to {what}{tries}: {type(exc).__name__}: {exc}", file=url
-                    ) from exc
+                error = self._error(exc, what, url, wanted, attempt, attempts)
+                if error is not None:
+                    raise error from exc
                 continue
             if wanted is not None and len(result) != wanted:
                 if len(result) > wanted:  # a server that ignored the Range header
@@ -333,34 +267,65 @@ class _Store:
                         file=url,
                     )
                 if attempt == attempts - 1:
-                    raise _Truncated(len(result), wanted)
+                    raise _truncated(url, len(result), wanted)
                 continue
             return result
         raise AssertionError("unreachable")
 
-    # -- object metadata -------------------------------------------------------------
+    @staticmethod
+    def _error(
+        exc: Exception, what: str, url: str, wanted: int | None, attempt: int, attempts: int
+    ) -> CheckpointError | None:
+        """The error a failed try ends in, or None to try again."""
+        kind = _kind(exc)
+        last = attempt == attempts - 1
+        detail = f"{type(exc).__name__}: {exc}"
+        if kind == "missing":
+            return NotFoundError("no such object", file=url)
+        if kind == "range" and wanted is not None:
+            return _truncated(url, 0, wanted)
+        if kind == "auth":
+            return CheckpointError(
+                f"access denied while trying to {what} (check credentials and permissions): "
+                + detail,
+                file=url,
+            )
+        if kind == "integrity" and last:
+            return CorruptionError(
+                f"response failed its integrity check after {attempts} attempts: {detail}", url
+            )
+        if kind == "fatal" or last:
+            tries = f" after {attempt + 1} attempts" if attempt else ""
+            return CheckpointError(f"failed to {what}{tries}: {detail}", file=url)
+        return None
+
+
+class _Objects:
+    """What is known about a filesystem's objects: sizes (asked, listed or seeded), and objects
+    fetched whole and kept for their reader (the index the resolver fetched). Thread-safe."""
+
+    def __init__(self, fs: Any, retry: _RetryPolicy, stats: RemoteStats) -> None:
+        self.fs, self._retry, self._stats = fs, retry, stats
+        self._lock = threading.Lock()
+        self._sizes: dict[str, int] = {}
+        self._whole: dict[str, bytes] = {}
+
+    def path(self, url: str) -> str:
+        return self.fs._strip_protocol(url)
+
     def size(self, url: str) -> int:
         with self._lock:
             if url in self._sizes:
                 return self._sizes[url]
             if url in self._whole:
                 return len(self._whole[url])
-        self.stats.add(heads=1)
-        info = self.retry("get the object's size", url, lambda: self.fs.info(self._path(url)))
+        self._stats.add(heads=1)
+        info = self._retry.call("get the object's size", url, lambda: self.fs.info(self.path(url)))
         if info.get("type") == "directory":
-            raise FileNotFoundError(f"no such object (a directory): {url}")
+            raise NotFoundError("no such object (a directory)", file=url)
         size = int(info["size"])
-        with self._lock:
-            self._sizes[url] = size
+        self.seed_sizes({url: size})
         return size
-
-    def failed(self, url: str, kind: type[CheckpointError]) -> None:
-        with self._lock:
-            self._failures[url] = kind
-
-    def failure(self, url: str | None) -> type[CheckpointError] | None:
-        with self._lock:
-            return self._failures.pop(url, None) if url is not None else None
 
     def known_size(self, url: str) -> int | None:
         with self._lock:
@@ -378,29 +343,146 @@ class _Store:
     def exists(self, url: str) -> bool:
         try:
             self.size(url)
-        except FileNotFoundError:
+        except NotFoundError:
             return False
         return True
 
+    def _record(self, protocol: str, name: str, entry: Mapping[str, Any]) -> str:
+        url = name if is_url(name) else f"{protocol}://{name.lstrip('/')}"
+        if entry.get("type") == "file" and entry.get("size") is not None:
+            self.seed_sizes({url: int(entry["size"])})
+        return url
+
     def listing(self, url: str) -> list[dict[str, Any]]:
-        self.stats.add(lists=1)
-        entries = self.retry("list", url, lambda: self.fs.ls(self._path(url), detail=True))
-        found = []
+        self._stats.add(lists=1)
+        entries = self._retry.call("list", url, lambda: self.fs.ls(self.path(url), detail=True))
         protocol = url.split("://", 1)[0]
-        for entry in entries:
-            name = entry["name"]
-            full = name if is_url(name) else f"{protocol}://{name.lstrip('/')}"
-            if entry.get("type") == "file" and entry.get("size") is not None:
-                with self._lock:
-                    self._sizes[full] = int(entry["size"])
-            found.append({**entry, "url": full})
-        return found
+        return [{**e, "url": self._record(protocol, e["name"], e)} for e in entries]
 
     def glob(self, pattern: str) -> list[str]:
-        self.stats.add(lists=1)
-        names = self.retry("glob", pattern, lambda: self.fs.glob(self._path(pattern)))
+        """The URLs matching `pattern`, sorted; their sizes are recorded (no HEAD later)."""
+        self._stats.add(lists=1)
+        found = self._retry.call(
+            "glob", pattern, lambda: self.fs.glob(self.path(pattern), detail=True)
+        )
         protocol = pattern.split("://", 1)[0]
-        return sorted(n if is_url(n) else f"{protocol}://{n.lstrip('/')}" for n in names)
+        return sorted(self._record(protocol, name, entry) for name, entry in found.items())
+
+    def keep_whole(self, url: str, data: bytes) -> None:
+        with self._lock:
+            self._whole[url] = data
+
+    def take_whole(self, url: str) -> bytes | None:
+        with self._lock:
+            return self._whole.pop(url, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._whole.clear()
+
+
+class _Block:
+    """Prefetched bytes of one shard, waiting for the reads they were fetched for."""
+
+    __slots__ = ("future", "pending", "start", "stop", "url")
+
+    def __init__(self, url: str, start: int, stop: int, future: Future[bytes]) -> None:
+        self.url, self.start, self.stop, self.future = url, start, stop, future
+        self.pending: set[tuple[int, int]] = set()  # (offset, n) not read yet
+
+
+class _BlockCache:
+    """Prefetched blocks, oldest first, holding at most `cache_bytes` (older blocks dropped
+    first); a block is dropped once every read it was fetched for has taken its bytes."""
+
+    def __init__(self, cache_bytes: int, stats: RemoteStats) -> None:
+        self._limit, self._stats = cache_bytes, stats
+        self._lock = threading.Lock()
+        self._blocks: list[_Block] = []
+        self.nbytes = 0
+
+    def covers(self, url: str, offset: int, n: int) -> bool:
+        with self._lock:
+            return self._covering(url, offset, n) is not None
+
+    def add(self, block: _Block) -> None:
+        with self._lock:
+            self._blocks.append(block)
+            self.nbytes += block.stop - block.start
+            while self.nbytes > self._limit and len(self._blocks) > 1:
+                old = self._blocks.pop(0)
+                self.nbytes -= old.stop - old.start
+
+    def _covering(self, url: str, offset: int, n: int) -> _Block | None:
+        for block in self._blocks:
+            if block.url == url and block.start <= offset and offset + n <= block.stop:
+                return block
+        return None
+
+    def take(self, url: str, offset: int, n: int) -> bytes | None:
+        """[offset, offset+n) from a block, waiting for it if needed; None when no block holds
+        it (or its fetch failed: the read fetches it again and reports its own errors)."""
+        with self._lock:
+            block = self._covering(url, offset, n)
+            if block is None:
+                return None
+            block.pending.discard((offset, n))
+            if not block.pending:  # every read it was fetched for has had its bytes
+                self._blocks.remove(block)
+                self.nbytes -= block.stop - block.start
+        try:
+            data = block.future.result()
+        except Exception:
+            return None
+        self._stats.add(cache_hits=1)
+        if block.start == offset and len(data) == n:
+            return data
+        begin = offset - block.start
+        return data[begin : begin + n]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._blocks.clear()
+            self.nbytes = 0
+
+
+class _Store:
+    """One filesystem read through the retry policy, with what is known about its objects,
+    the prefetch cache, the fetch pool and the request counters. Thread-safe."""
+
+    def __init__(self, fs: Any, options: RemoteOptions) -> None:
+        self.fs = fs
+        self.options = options
+        self.stats = RemoteStats()
+        self.policy = _RetryPolicy(options, self.stats)
+        self.objects = _Objects(fs, self.policy, self.stats)
+        self.cache = _BlockCache(options.cache_bytes, self.stats)
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        # url -> bytes the index says a shard holds at least (set by the checkpoint).
+        self.extent: Callable[[str], int | None] = lambda url: None
+
+    def _path(self, url: str) -> str:
+        return self.objects.path(url)
+
+    def retry(self, what: str, url: str, call: Callable[[], Any], wanted: int | None = None) -> Any:
+        return self.policy.call(what, url, call, wanted)
+
+    def pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max(1, self.options.max_concurrency), thread_name_prefix="ckptio-fetch"
+                )
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        self.cache.clear()
+        self.objects.clear()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # -- bytes ---------------------------------------------------------------------
     def fetch_whole(self, url: str) -> bytes:
@@ -413,17 +495,8 @@ class _Store:
             return data
 
         data = self.retry("fetch", url, call)
-        with self._lock:
-            self._sizes[url] = len(data)
+        self.objects.seed_sizes({url: len(data)})
         return data
-
-    def keep_whole(self, url: str, data: bytes) -> None:
-        with self._lock:
-            self._whole[url] = data
-
-    def take_whole(self, url: str) -> bytes | None:
-        with self._lock:
-            return self._whole.pop(url, None)
 
     def _get(self, url: str, start: int, n: int) -> bytes:
         """Exactly [start, start+n) in one request, retried."""
@@ -438,10 +511,10 @@ class _Store:
 
     def fetch(self, url: str, start: int, n: int) -> bytes:
         """Exactly [start, start+n): from the prefetch cache, or fetched (in parallel parts
-        when large). Raises _Truncated when the server keeps answering short."""
+        when large). Raises CorruptionError when the server keeps answering short."""
         if n == 0:
             return b""
-        cached = self._from_cache(url, start, n)
+        cached = self.cache.take(url, start, n)
         if cached is not None:
             return cached
         part = max(1, self.options.part_bytes)
@@ -457,81 +530,53 @@ class _Store:
             for f in futures:
                 f.cancel()
 
-    # -- prefetch cache --------------------------------------------------------------
     def prefetch(self, ranges: Iterable[tuple[str, int, int]]) -> list[Future[bytes]]:
         """Start fetching (url, offset, n) ranges: neighbours merged into one request, up to
         `max_concurrency` requests in flight. Reads of exactly these ranges then wait for and
         take the bytes from the cache."""
+        from fsspec.utils import merge_offset_ranges
+
         opts = self.options
-        wanted = sorted({r for r in ranges if r[2] > 0})
-        with self._lock:
-            wanted = [r for r in wanted if not self._covering(*r)]
-        groups: list[list[tuple[str, int, int]]] = []
-        for r in wanted:
-            if groups:
-                last = groups[-1]
-                url, start = last[0][0], last[0][1]
-                end = max(o + n for _, o, n in last)
-                if (
-                    r[0] == url
-                    and r[1] - end <= opts.coalesce_gap
-                    and max(end, r[1] + r[2]) - start <= opts.max_request_bytes
-                ):
-                    last.append(r)
-                    continue
-            groups.append([r])
+        wanted = sorted({r for r in ranges if r[2] > 0 and not self.cache.covers(*r)})
+        urls, starts, stops = merge_offset_ranges(
+            [url for url, _, _ in wanted],
+            [offset for _, offset, _ in wanted],
+            [offset + n for _, offset, n in wanted],
+            max_gap=opts.coalesce_gap,
+            max_block=opts.max_request_bytes,
+        )
         futures = []
-        for group in groups:
-            url = group[0][0]
-            start = group[0][1]
-            stop = max(o + n for _, o, n in group)
+        i = 0  # `wanted` and the merged blocks are both in (url, offset) order
+        for url, start, stop in zip(urls, starts, stops):
             # One request per block (never parted: parts would wait on this same pool).
             future = self.pool().submit(self._get, url, start, stop - start)
             block = _Block(url, start, stop, future)
-            block.pending = {(o, n) for _, o, n in group}
-            with self._lock:
-                self._blocks.append(block)
-                self._cached += stop - start
-                self._evict_locked()
+            while i < len(wanted) and wanted[i][0] == url and start <= wanted[i][1]:
+                _, offset, n = wanted[i]
+                if offset + n > stop:
+                    break
+                block.pending.add((offset, n))
+                i += 1
+            self.cache.add(block)
             futures.append(future)
         return futures
 
-    def _covering(self, url: str, offset: int, n: int) -> _Block | None:
-        for block in self._blocks:
-            if block.url == url and block.start <= offset and offset + n <= block.stop:
-                return block
-        return None
-
-    def _evict_locked(self) -> None:
-        while self._cached > self.options.cache_bytes and len(self._blocks) > 1:
-            old = self._blocks.pop(0)
-            self._cached -= old.stop - old.start
-
-    def _from_cache(self, url: str, offset: int, n: int) -> bytes | None:
-        with self._lock:
-            block = self._covering(url, offset, n)
-            if block is None:
-                return None
-            block.pending.discard((offset, n))
-            if not block.pending:  # every read it was fetched for has had its bytes
-                self._blocks.remove(block)
-                self._cached -= block.stop - block.start
-        try:
-            data = block.future.result()
-        except Exception:
-            return None  # fetch it again on its own: errors are reported for that read
-        self.stats.add(cache_hits=1)
-        if block.start == offset and len(data) == n:
-            return data
-        begin = offset - block.start
-        return data[begin : begin + n]
-
 
 class _Source:
-    """What the C++ reader reads through: a `size` and `read(offset, n)`."""
+    """What the C++ reader reads through: a `size` and `read(offset, n)`.
 
-    def __init__(self, store: _Store, url: str, size: int, data: bytes | None = None) -> None:
+    The store raises ckptio's errors of their real kind (NotFoundError for a missing object,
+    CorruptionError for a response that stayed short or damaged); the core keeps the kind and
+    adds the tensor name."""
+
+    def __init__(
+        self, store: _Store, url: str, size: int, data: bytes | None = None, tail: int = 0
+    ) -> None:
         self._store, self._url, self.size, self._data = store, url, size, data
+        # A table (V1 file) is opened from its end: footer, index block, metaindex. The first
+        # read there fetches the last `tail` bytes in one request and serves the rest from them.
+        self._tail_start = max(0, size - tail) if tail else size
+        self._tail: bytes | None = None
 
     def read(self, offset: int, n: int) -> bytes:
         if self._data is not None:
@@ -539,16 +584,14 @@ class _Source:
                 data, self._data = self._data, None  # the index is read once: let it go
                 return data
             return self._data[offset : offset + n]
-        try:
-            return self._store.fetch(self._url, offset, n)
-        except FileNotFoundError as exc:
-            self._store.failed(self._url, NotFoundError)
-            raise OSError("missing data shard: no such object") from exc
-        except _BadResponse as exc:
-            self._store.failed(self._url, CorruptionError)
-            raise OSError(str(exc)) from exc
-        except CheckpointError as exc:
-            raise OSError(exc.message) from exc  # the core adds the URL and the tensor name
+        if n and offset >= self._tail_start and offset + n <= self.size:
+            if self._tail is None:
+                self._tail = self._store.fetch(
+                    self._url, self._tail_start, self.size - self._tail_start
+                )
+            begin = offset - self._tail_start
+            return self._tail[begin : begin + n]
+        return self._store.fetch(self._url, offset, n)
 
 
 class _RemoteCore:
@@ -556,41 +599,23 @@ class _RemoteCore:
     checking them (one fetch), where a view would be fetched once to hand out and once more
     to check (which costs nothing for a mapped file)."""
 
-    def __init__(self, core: Any, store: _Store) -> None:
+    def __init__(self, core: Any) -> None:
         self._core = core
-        self._store = store
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._core, name)
 
-    def _missing(self, exc: CheckpointError) -> CheckpointError:
-        # A data shard found missing mid-read is a NotFoundError, as a missing local shard;
-        # a response that stayed short or damaged is a CorruptionError.
-        kind = self._store.failure(exc.file)
-        if kind is not None and not isinstance(exc, kind):
-            return kind(exc.message, exc.file, exc.key)
-        return exc
-
     def tensor(self, name: Any, copy: bool = False, verify: bool = False) -> Any:
-        try:
-            if verify and not copy:
-                value = self._core.tensor(name, copy=True, verify=True)
-                value.flags.writeable = False
-                return value
-            return self._core.tensor(name, copy=copy, verify=verify)
-        except CheckpointError as exc:
-            raise self._missing(exc) from exc
-
-    def verify(self, name: Any = None) -> None:
-        try:
-            self._core.verify(name)
-        except CheckpointError as exc:
-            raise self._missing(exc) from exc
+        if verify and not copy:
+            value = self._core.tensor(name, copy=True, verify=True)
+            value.flags.writeable = False
+            return value
+        return self._core.tensor(name, copy=copy, verify=verify)
 
 
 def _opener(store: _Store) -> Callable[[str], _Source]:
     def open_source(url: str) -> _Source:
-        data = store.take_whole(url)
+        data = store.objects.take_whole(url)
         if data is None and url.endswith(".index"):
             data = store.fetch_whole(url)  # one request, no HEAD: the index is read whole
         if data is not None:
@@ -598,13 +623,10 @@ def _opener(store: _Store) -> Callable[[str], _Source]:
         # A shard's size is taken from the index (the end of its last record) rather than
         # asked with a HEAD request: reads past the real end come back short or refused, and
         # are reported as corruption like a short local file.
-        size = store.known_size(url)
+        size = store.objects.known_size(url)
         if size is None:
             size = store.extent(url)
-        try:
-            return _Source(store, url, size if size is not None else store.size(url))
-        except CheckpointError as exc:
-            raise OSError(exc.message) from exc
+        return _Source(store, url, size if size is not None else store.objects.size(url))
 
     return open_source
 
@@ -643,7 +665,7 @@ class RemoteCheckpoint(Checkpoint):
     def shard_sizes(self) -> dict[str, int]:
         """{object URL: size} for the objects whose size is known so far (fetched whole or
         asked); `open_url(known_sizes=...)` takes them."""
-        return self._store.known_sizes()
+        return self._store.objects.known_sizes()
 
     def _extent(self, shard: str) -> int | None:
         """Bytes the index places in `shard`: the end of its last record."""
@@ -757,12 +779,6 @@ class RemoteCheckpoint(Checkpoint):
             url = info["data_path"]
             try:
                 data = self._store.fetch(url, info["offset"] + first, span)
-            except _BadResponse as exc:
-                raise CorruptionError(str(exc), file=url, key=name) from exc
-            except FileNotFoundError as exc:
-                raise NotFoundError(
-                    f"missing or unreadable data shard: {exc}", file=url, key=name
-                ) from exc
             except CheckpointError as exc:
                 raise type(exc)(exc.message, file=exc.file or url, key=name) from exc
             strided = np.ndarray(
@@ -785,10 +801,23 @@ def _extent_of(ref: Callable[[], RemoteCheckpoint | None], shard: str) -> int | 
     return None if ckpt is None or ckpt.closed else ckpt._extent(shard)
 
 
-class _DownloadedCheckpoint(Checkpoint):
-    """A V1 checkpoint read from a local copy (its files are mapped, then unlinked)."""
+class RemoteV1Checkpoint(Checkpoint):
+    """A V1 checkpoint read from URLs with ranged requests (see `_open_v1`)."""
 
     remote = True
+
+    def __init__(self, core: Any, url: str, store: _Store) -> None:
+        super().__init__(core, url, "V1")
+        self._store = store
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Requests made and bytes received so far (as `RemoteCheckpoint.stats`)."""
+        return self._store.stats.as_dict()
+
+    def close(self) -> None:
+        super().close()
+        self._store.close()
 
 
 # --------------------------------------------------------------------------- locating
@@ -809,15 +838,32 @@ def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> Any:
     return fs
 
 
+def _single_retry_layer(url: str, storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Storage options that leave retrying to ckptio (`_Store.retry`, `RemoteOptions.attempts`):
+    one place decides how often a request is tried, and its counts are the ones reported.
+
+    For S3 the client's own retries (botocore: 4 more attempts of 5xx, throttling and
+    connection errors, under each of ours) are set to one attempt, unless the caller set them
+    in ``config_kwargs``. Backends whose retries fsspec does not expose as an option (s3fs's
+    class-level `retries` loop around botocore, gcsfs's decorator) are left alone: changing
+    them would mean mutating a filesystem instance fsspec may share with other code."""
+    options = dict(storage_options or {})
+    if url.split("://", 1)[0] in ("s3", "s3a"):
+        config = dict(options.get("config_kwargs") or {})
+        config.setdefault("retries", {"total_max_attempts": 1})
+        options["config_kwargs"] = config
+    return options
+
+
 def _store_for(
     url: str,
     storage_options: Mapping[str, Any] | None,
     options: RemoteOptions | None,
     fs: Any = None,
 ) -> _Store:
-    return _Store(
-        fs if fs is not None else _filesystem(url, storage_options), options or RemoteOptions()
-    )
+    if fs is None:
+        fs = _filesystem(url, _single_retry_layer(url, storage_options))
+    return _Store(fs, options or RemoteOptions())
 
 
 def _join(directory: str, name: str) -> str:
@@ -830,7 +876,7 @@ def _read_state(store: _Store, directory: str, latest_filename: str) -> list[str
     state_url = _join(directory, latest_filename)
     try:
         text = store.fetch_whole(state_url).decode("utf-8", "surrogateescape")
-    except FileNotFoundError:
+    except NotFoundError:
         return None
     # Relative entries are relative to the directory, as in TF; absolute local paths (TF1
     # savers wrote them) are kept and resolved against the directory by name later.
@@ -857,7 +903,7 @@ def _latest(store: _Store, directory: str, latest_filename: str) -> str | None:
     if not is_url(state[0]):  # an absolute local path from another machine: look by name
         candidates = [_join(directory, posixpath.basename(state[0]))]
     for prefix in candidates:
-        if store.exists(prefix + ".index") or store.exists(prefix):
+        if store.objects.exists(prefix + ".index") or store.objects.exists(prefix):
             return prefix
     return None
 
@@ -884,9 +930,9 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
     if data:
         return Resolved("V2", url[: data.start()])
     try:
-        store.keep_whole(url + ".index", store.fetch_whole(url + ".index"))
+        store.objects.keep_whole(url + ".index", store.fetch_whole(url + ".index"))
         return Resolved("V2", url)
-    except FileNotFoundError:
+    except NotFoundError:
         pass
     if depth < 2:
         state = _read_state(store, url, "checkpoint")
@@ -900,24 +946,24 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
                     return _resolve(store, moved, depth + 1)
                 raise
     if any(c in url.split("://", 1)[1] for c in "*?["):
-        matches = store.glob(url + ".index")
+        matches = store.objects.glob(url + ".index")
         if len(matches) == 1:
             return Resolved("V2", matches[0][: -len(".index")])
-        files = store.glob(url)
+        files = store.objects.glob(url)
         if files:
             return Resolved("V1", url)
         raise NotFoundError("failed to find any matching files for the checkpoint path", file=url)
     try:
-        size = store.size(url)
-    except FileNotFoundError:
+        size = store.objects.size(url)
+    except NotFoundError:
         size = None
     except CheckpointError:
         size = None  # some filesystems cannot stat a "directory": try listing it
     if size is not None:
         return Resolved("V1", url)
     try:
-        entries = store.listing(url)
-    except FileNotFoundError:
+        entries = store.objects.listing(url)
+    except NotFoundError:
         entries = []
     bundles = sorted(
         e["url"][: -len(".index")]
@@ -964,15 +1010,15 @@ def open_url(
         fs: an fsspec filesystem to use instead of making one from the URL.
         known_sizes: {shard URL: size} already known, to skip those HEAD requests.
 
-    Returns a `RemoteCheckpoint` for V2 bundles; V1 files are downloaded to a temporary
-    directory first (and removed once mapped).
+    Returns a `RemoteCheckpoint` for V2 bundles, a `RemoteV1Checkpoint` for V1 files (read in
+    place with ranged requests, like V2).
     """
     store = _store_for(url, storage_options, options, fs)
     if known_sizes:
-        store.seed_sizes(known_sizes)
+        store.objects.seed_sizes(known_sizes)
     located = _resolve(store, url)
     if located.format == "V1":
-        ckpt: Checkpoint = _download_v1(store, located.prefix)
+        ckpt: Checkpoint = _open_v1(store, located.prefix)
     else:
         try:
             core = _core.BundleReader(located.prefix, opener=_opener(store))
@@ -980,7 +1026,7 @@ def open_url(
             store.close()
             raise
         ckpt = RemoteCheckpoint(
-            _RemoteCore(core, store), located.prefix, store, dict(storage_options or {})
+            _RemoteCore(core), located.prefix, store, dict(storage_options or {})
         )
     if verify:
         try:
@@ -991,30 +1037,26 @@ def open_url(
     return ckpt
 
 
-def _download_v1(store: _Store, pattern: str) -> Checkpoint:
+def _open_v1(store: _Store, pattern: str) -> Checkpoint:
+    """A V1 checkpoint read in place with ranged reads: opening reads each file's tail (footer,
+    index and metaindex blocks) and the block holding its meta record; each tensor read
+    fetches the blocks holding its slices."""
     if any(c in pattern.split("://", 1)[1] for c in "*?["):
-        urls = store.glob(pattern)
+        urls = store.objects.glob(pattern)  # records each file's size: no HEAD per file
     else:
         urls = [pattern]
     if not urls:
         raise NotFoundError("failed to find any matching files for the checkpoint path", pattern)
-    directory = tempfile.mkdtemp(prefix="ckptio-v1-")
+
+    def open_source(url: str) -> _Source:
+        return _Source(store, url, store.objects.size(url), tail=store.options.table_tail_bytes)
+
     try:
-        files = []
-        for i, url in enumerate(urls):
-            local = os.path.join(directory, f"{i:05d}-{posixpath.basename(url)}")
-            try:
-                data = store.fetch_whole(url)
-            except FileNotFoundError as exc:
-                raise NotFoundError("no such object", file=url) from exc
-            with open(local, "wb") as f:
-                f.write(data)
-            files.append(local)
-        core = _core.V1Reader(files)  # maps every file: they can go right away
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        core = _core.V1Reader(urls, opener=open_source)
+    except BaseException:
         store.close()
-    return _DownloadedCheckpoint(core, pattern, "V1")
+        raise
+    return RemoteV1Checkpoint(core, pattern, store)
 
 
 # --------------------------------------------------------------------------- worker reuse
@@ -1033,7 +1075,7 @@ def _shared(
         ckpt = _OPENED.get(key)
         if ckpt is not None and not ckpt.closed:
             if known_sizes and isinstance(ckpt, RemoteCheckpoint):
-                ckpt._store.seed_sizes(known_sizes)
+                ckpt._store.objects.seed_sizes(known_sizes)
             return ckpt
         if is_url(path):
             ckpt = open_url(path, storage_options=storage_options, known_sizes=known_sizes)

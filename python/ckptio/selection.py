@@ -52,6 +52,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable
 
+from .objgraph import OBJECT_GRAPH_KEY
 from .targets import parse_targets
 
 __all__ = ["PRESETS", "Selection", "select"]
@@ -93,7 +94,7 @@ PRESETS: dict[str, tuple[str, Callable[[str], bool]]] = {
     "ema": ("ExponentialMovingAverage shadow variables", lambda n: bool(_EMA.search(n))),
     "object_graph": (
         "the TF2 object graph entry _CHECKPOINTABLE_OBJECT_GRAPH",
-        lambda n: n == "_CHECKPOINTABLE_OBJECT_GRAPH",
+        lambda n: n == OBJECT_GRAPH_KEY,
     ),
     "save_counter": (
         "tf.train.Checkpoint's save_counter",

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -28,7 +28,11 @@ from ._dtypes import enum_for, enum_for_name
 from ._names import check_keys, check_rename, require_some
 from .casting import cast_array, plan_casts, target_dtype
 from .errors import CheckpointError
+from .objgraph import OBJECT_GRAPH_KEY
 from .paths import read_checkpoint_state
+
+if TYPE_CHECKING:
+    from .reader import Checkpoint
 
 __all__ = ["BundleWriter", "RewritePlan", "rewrite", "save", "update_checkpoint_state"]
 
@@ -317,7 +321,7 @@ def rewrite(
         chosen = set(select)
         keep = chosen.__contains__
     new_name = _renamer(rename)
-    graph_key = "_CHECKPOINTABLE_OBJECT_GRAPH"
+    graph_key = OBJECT_GRAPH_KEY
     plan = RewritePlan()
     kept = []
     for name in ckpt:
@@ -353,15 +357,7 @@ def rewrite(
     transforms = dict(transforms or {})
     with BundleWriter(dst, overwrite=overwrite, update_state=update_state) as writer:
         for source, target in plan.items():
-            info = ckpt.info(source)
-            if (
-                ckpt.format == "V2"
-                and not getattr(ckpt, "remote", False)  # raw copies read local shard files
-                and not info.sliced
-                and source not in casts
-                and source not in transforms
-                and info.dtype_name not in ("variant", "resource")
-            ):
+            if source not in casts and source not in transforms and can_copy_raw(ckpt, source):
                 writer.add_copy(target, ckpt, source)
                 continue
             value = ckpt[source]
@@ -385,6 +381,19 @@ class RewritePlan(dict):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.casts = {}
+
+
+def can_copy_raw(ckpt: Checkpoint, source: str) -> bool:
+    """Whether `source`'s stored bytes and checksum can go into a new bundle undecoded
+    (`BundleWriter.add_copy`): an unpartitioned tensor of a local V2 checkpoint (raw copies read
+    the shard files) whose dtype is not variant or resource."""
+    info = ckpt.info(source)
+    return (
+        ckpt.format == "V2"
+        and not getattr(ckpt, "remote", False)
+        and not info.sliced
+        and info.dtype_name not in ("variant", "resource")
+    )
 
 
 def _cast_table(
