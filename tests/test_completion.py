@@ -50,7 +50,10 @@ def test_options_complete(tmp_path):
 
 
 def test_checkpoint_paths_complete_as_files(tmp_path):
-    assert complete("ckptio ls examples/data/tiny_", tmp_path) == [f"{TINY}/"]
+    assert complete("ckptio ls examples/data/tiny_", tmp_path) == [
+        "examples/data/tiny_bert/",
+        f"{TINY}/",
+    ]
 
 
 def test_tensor_names_complete_from_the_checkpoint(tmp_path):
