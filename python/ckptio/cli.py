@@ -475,7 +475,8 @@ def _stats(value: Any) -> dict[str, Any]:
     if value.dtype.kind == "c":
         value = np.abs(value)  # magnitudes: complex numbers have no order
     if value.dtype.kind not in "iuf":
-        value = value.astype(np.float64)  # bfloat16, float8, int4 (ml_dtypes)
+        with np.errstate(invalid="ignore"):  # (ml_dtypes warns casting its NaN payloads)
+            value = value.astype(np.float64)  # bfloat16, float8, int4 (ml_dtypes)
     stats: dict[str, Any] = {"zeros": int(value.size - np.count_nonzero(value))}
     if value.dtype.kind == "f":
         nan = np.isnan(value)
@@ -504,7 +505,7 @@ def _other_forms(ckpt: Checkpoint, name: str, skip: str | None) -> list[tuple[st
     from .errors import NotFoundError
 
     found = []
-    for how in ("key", "full_name", "path"):
+    for how in ("key", "path", "full_name"):  # (a full_name view shows paths it cannot name)
         if how == (skip or "key"):
             continue
         try:
@@ -533,7 +534,15 @@ def _resolve(ckpt: Checkpoint, name: str, names: str | None) -> tuple[Any, str |
             f"no tensor {name!r} among the {names} names, but it is a {how} name; {hint}",
             file=ckpt.path,
         )
-    hint = did_you_mean(name, list(source))
+    candidates = list(source)
+    if names is None:  # suggest friendly names too
+        from .errors import NotFoundError
+
+        try:
+            candidates += [*_named(ckpt, "full_name"), *_named(ckpt, "path")]
+        except NotFoundError:
+            pass
+    hint = did_you_mean(name, candidates)
     raise CheckpointError("no such tensor" + hint, ckpt.path, name)
 
 
@@ -625,6 +634,8 @@ def _head(value: Any, count: int, precision: int) -> tuple[list[str], list[Any]]
 
 def _show_all(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`show --all`: every tensor with its dtype, shape, statistics and first values."""
+    import numpy as np
+
     count = max(args.edgeitems * 2, 1)
     report, lines = [], []
     with open_checkpoint(args.path) as ckpt:
@@ -646,7 +657,8 @@ def _show_all(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 if _readable(dtypes[name], dtypes[name]):
                     value = _read(source, name)
                     entry["stats"] = _stats(value)
-                    texts, entry["values"] = _head(value, count, args.precision)
+                    with np.errstate(invalid="ignore"):  # (ml_dtypes casting NaN payloads)
+                        texts, entry["values"] = _head(value, count, args.precision)
                     more = value.size - len(texts)
                     stats = "  ".join(f"{k} {_stat_text(v)}" for k, v in entry["stats"].items())
                     if stats:
@@ -684,7 +696,8 @@ def _histogram(value: Any, bins: int) -> dict[str, Any]:
         raise UsageError("--hist needs numbers; this tensor holds strings")
     if value.dtype.kind == "c":
         value = np.abs(value)
-    data = value.reshape(-1).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # (ml_dtypes warns casting its NaN payloads)
+        data = value.reshape(-1).astype(np.float64)
     nan, inf = np.isnan(data), np.isinf(data)
     finite = data[~(nan | inf)]
     counts, edges = np.histogram(finite, bins=bins) if finite.size else ([], [])

@@ -506,11 +506,15 @@ def merge(
                 if target in chosen:
                     first, first_source = chosen[target]
                     if prefer is None:
+
+                        def where(path: str, name: str, target: str = target) -> str:
+                            return path if name == target else f"{path} (as {name!r})"
+
                         raise UsageError(
-                            f"{target!r} is in more than one source: "
-                            f"{opened[first][0].path} ({first_source!r}) and {ckpt.path} "
-                            f"({source!r}); leave it out of one, or pass prefer='first' "
-                            "or 'last'",
+                            "in more than one source: "
+                            f"{where(opened[first][0].path, first_source)} and "
+                            f"{where(ckpt.path, source)}; leave it out of one, or pass "
+                            "prefer='first' or 'last'",
                             file=dst,
                             key=target,
                         )
