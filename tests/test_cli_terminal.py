@@ -465,3 +465,24 @@ def test_merge_command(capsys, tf, tf_checkpoints, tmp_path):
     assert status == 2 and "::include 'nothing' matches no tensor" in err
     status, _, err = run(capsys, "merge", tmp_path / "m3", f"{backbone}::bad=1")
     assert status == 2 and "expected SRC::include=RE" in err
+
+
+def test_progress_of_remote_reads(big, tmp_path):
+    """`verify` and `convert` of an s3:// checkpoint (moto on loopback): the same bar, in bytes
+    fetched."""
+    pytest.importorskip("s3fs")
+    from test_remote import shared_server
+
+    url = shared_server().upload(big, "progress/big")
+    env = {
+        "PYTHONPATH": PYTHONPATH,
+        **{k: os.environ[k] for k in os.environ if k.startswith("AWS")},
+    }
+    status, text = in_terminal("verify", url, env=env)
+    assert status == 0 and "OK: 16 of 16 tensors verified" in text, text
+    bars = [part for part in text.split("\r") if part.startswith("verify")]
+    assert any("/64.0M [" in b and "B/s" in b for b in bars) or any(
+        "/64.0 MiB " in b for b in bars
+    ), bars
+    status, text = in_terminal("convert", url, tmp_path / "remote.npz", env=env)
+    assert status == 0 and any(p.startswith("convert") for p in text.split("\r")), text
