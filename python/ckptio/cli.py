@@ -411,11 +411,14 @@ def cmd_ls(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"{n:<{widths[0]}}  {d:<{widths[1]}}  {s:<{widths[2]}}  {b:>{widths[3]}}"
         for n, d, s, b in shown
     ]
-    lines.append(
-        f"{len(rows)} tensors, {parameters:,} parameters, {_human(total)} ({fmt} {sanitize(path)})"
-    )
-    if columns is not None:
+    totals = f"{len(rows)} tensors, {parameters:,} parameters, {_human(total)} ({fmt} "
+    shown_path = sanitize(path)
+    if columns is not None:  # (the path shortened rather than the numbers)
+        shown_path = _middle(shown_path, max(columns - len(totals) - 1, 8))
         lines = [_middle(line.rstrip(), columns) for line in lines]
+    lines.append(
+        _middle(f"{totals}{shown_path})", columns) if columns else f"{totals}{shown_path})"
+    )
     out.write("\n".join(lines) + "\n")
     return 0
 
