@@ -1279,7 +1279,8 @@ def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             chosen = options.get("select")
             sizes = {n: b for n, b in ckpt.nbytes().items() if chosen is None or n in chosen}
-            with Progress("rewrite", err, sizes=sizes) as progress:
+            quiet = False if args.dry_run else None  # (a dry run writes nothing)
+            with Progress("rewrite", err, quiet, sizes=sizes) as progress:
                 plan = rewrite(ckpt, args.dst, dry_run=args.dry_run, progress=progress, **options)
         dropped = len(ckpt) - len(plan)
     casts: dict[str, Any] = getattr(plan, "casts", {})
@@ -1429,8 +1430,8 @@ def _parser() -> argparse.ArgumentParser:
             "--names",
             choices=("key", "path", "full_name"),
             default=default,
-            help="TF2 checkpoints: show the object paths or the TF1-style full names recorded "
-            "in the object graph instead of the keys (applied before --include)",
+            help="TF2 checkpoints: use the object paths or the TF1-style full names recorded "
+            "in the object graph instead of the keys (--include/--exclude match these names)",
         )
 
     def renames(sub: argparse.ArgumentParser) -> None:
