@@ -76,8 +76,9 @@ def test_ls_text_and_json(capsys, tf_checkpoints):
     lines = out.splitlines()
     with ckptio.open(prefix) as ckpt:
         names = sorted(ckpt)
-        assert [line.split()[0] for line in lines[:-1]] == names
-        assert lines[0].split()[1:3] == [ckpt.dtype_names()[names[0]], "[]"]
+        assert lines[0].split() == ["NAME", "DTYPE", "SHAPE", "SIZE"]
+        assert [line.split()[0] for line in lines[1:-1]] == names
+        assert lines[1].split()[1:3] == [ckpt.dtype_names()[names[0]], "[]"]
         total = sum(ckpt.info(n).nbytes for n in names)
         assert lines[-1].startswith(f"{len(names)} tensors, ")
         report = run_json(capsys, "ls", prefix)
@@ -187,13 +188,60 @@ def test_tree(capsys, tf_checkpoints):
     prefix = tf_checkpoints("tf2_checkpoint")
     graph = ckptio.object_graph(prefix)
     status, out, _ = run(capsys, "tree", prefix)
-    assert status == 0 and out == graph.tree() + "\n"
+    with ckptio.open(prefix) as ckpt:
+        shapes, dtypes = ckpt.shapes(), ckpt.dtype_names()
+    # The object graph as `ObjectGraph.tree()` prints it, each tensor with its dtype and shape.
+    assert status == 0 and out == graph.tree(lambda k: f"{dtypes[k]} {list(shapes[k])}") + "\n"
+    assert "model/hidden/_kernel/.ATTRIBUTES/VARIABLE_VALUE  (full_name " in out
+    assert f"float32 {list(shapes['model/hidden/_kernel/.ATTRIBUTES/VARIABLE_VALUE'])}" in out
     report = run_json(capsys, "tree", prefix)
     keys = {t["key"] for node in report["nodes"] for t in node["tensors"]}
     assert keys == set(graph.tensors)
     assert report["nodes"][0]["path"] == "" and report["nodes"][0]["children"]
-    status, out, err = run(capsys, "tree", tf_checkpoints("tf1_saver"))
-    assert status == 1 and ERROR_LINE.match(err) and "no object graph" in err
+    for tensor in (t for node in report["nodes"] for t in node["tensors"]):
+        assert tensor["shape"] == list(shapes[tensor["key"]]), tensor
+        assert tensor["dtype"] == dtypes[tensor["key"]]
+
+
+def test_tree_of_tf1_scopes(capsys, tf_checkpoints):
+    prefix = tf_checkpoints("tf1_saver")
+    with ckptio.open(prefix) as ckpt:
+        shapes, sizes = ckpt.shapes(), ckpt.nbytes()
+
+    def under(scope: str) -> tuple[int, int]:
+        names = [n for n in shapes if n.startswith(scope)]
+        return sum(int(np.prod(shapes[n])) for n in names), sum(sizes[n] for n in names)
+
+    report = run_json(capsys, "tree", prefix)
+    assert (report["parameters"], report["nbytes"]) == under("")
+    scopes = {}
+
+    def collect(node):
+        scopes[node["path"]] = node
+        for sub in node["scopes"]:
+            collect(sub)
+
+    collect(report)
+    expected_scopes = {n[: i + 1] for n in shapes for i, c in enumerate(n) if c == "/"}
+    assert set(scopes) - {""} == expected_scopes
+    for path, node in scopes.items():
+        assert (node["parameters"], node["nbytes"]) == under(path), path
+        for t in node["tensors"]:
+            assert t["shape"] == list(shapes[path + t["name"]])
+    status, out, err = run(capsys, "tree", prefix)
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "PARAMS", "SIZE", "DTYPE", "SHAPE"]
+    params, nbytes = under("model/dense/")
+    row = next(line for line in lines if line.strip().startswith("dense/"))
+    assert row.split()[1] == f"{params:,}" and row.split()[0] == "dense/"
+    assert row.endswith(f"{nbytes} B" if nbytes < 1024 else f"{nbytes / 1024:.1f} KiB")
+    assert lines[-1].startswith(f"{len(shapes)} tensors, {under('')[0]:,} parameters")
+    # A TF2 checkpoint: --scopes shows its keys' scopes, --names the scopes of its full names.
+    tf2 = tf_checkpoints("tf2_checkpoint")
+    report = run_json(capsys, "tree", tf2, "--names", "full_name")
+    assert {s["name"] for s in report["scopes"]} >= {"net"}
+    assert run_json(capsys, "tree", tf2, "--scopes")["scopes"][0]["name"] in ("model", "optimizer")
 
 
 # --------------------------------------------------------------------------- diff
@@ -361,7 +409,7 @@ def test_names_are_sanitized(capsys, tmp_path):
     prefix = ckptio.save(str(tmp_path / "evil"), {evil: np.zeros(1, np.float32)})
     status, out, _ = run(capsys, "ls", prefix)
     assert status == 0 and "\x1b" not in out and "\u202e" not in out
-    assert out.splitlines()[0].startswith("a\\x1b[31m\\nb\\u202e\\tc ")
+    assert out.splitlines()[1].startswith("a\\x1b[31m\\nb\\u202e\\tc ")
     assert run_json(capsys, "ls", prefix)["tensors"][0]["name"] == evil  # exact in JSON
     status, _, err = run(capsys, "show", prefix, evil + "x")
     assert status == 1 and ERROR_LINE.match(err) and "\x1b" not in err
@@ -377,13 +425,26 @@ def test_progress_only_on_terminals():
     with Progress("work", quiet) as progress:
         progress(1, 2, "a")
     assert quiet.getvalue() == ""
+    # The plain fallback (no tqdm): items, or bytes with rate and time left given sizes.
     tty = Terminal()
-    with Progress("work", tty) as progress:
+    with Progress("work", tty, use_tqdm=False) as progress:
         progress(1, 2, "a\x1b")
         progress(2, 2, "b")
     text = tty.getvalue()
     assert "work [" in text and "2/2 b" in text and "\x1b" not in text
     assert text.endswith("\r")  # erased at the end
+    tty = Terminal()
+    sizes = {"a": 3000, "b": 1000}
+    with Progress("work", tty, use_tqdm=False, sizes=sizes, total=8000) as progress:
+        progress(1, 2, "a")
+        last = tty.getvalue().rsplit("\r", 1)[-1]
+        assert "work [#########...............] 2.9 KiB/7.8 KiB " in last
+        assert "/s " in last and " left a" in last
+        progress(2, 2, "b")  # every tensor read: half of the work, not 100%
+        assert progress.position == 4000 < progress.total
+        progress.finish()
+        last = tty.getvalue().rsplit("\r", 1)[-1]
+        assert "[########################] 7.8 KiB/7.8 KiB" in last
 
 
 # --------------------------------------------------------------------------- real processes

@@ -49,8 +49,19 @@ def report(capsys, text: str) -> None:
 def test_suite_under_address_and_ub_sanitizers(tmp_path, capsys):
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
-         "-Ccmake.define.CKPTIO_SANITIZE=ON", f"-Cbuild-dir={tmp_path / 'build'}", str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(site),
+            "-Ccmake.define.CKPTIO_SANITIZE=ON",
+            f"-Cbuild-dir={tmp_path / 'build'}",
+            str(ROOT),
+        ],
         check=True,
     )
     # Load the sanitized extension ahead of any installed (or editable) ckptio.
@@ -71,9 +82,21 @@ def test_suite_under_address_and_ub_sanitizers(tmp_path, capsys):
         UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
     )
     proc = subprocess.run(
-        [sys.executable, "-c", bootstrap, str(ROOT / "tests"), "-q", "-p", "no:cacheprovider",
-         "-x"],
-        env=env, capture_output=True, text=True, timeout=1800, check=False,
+        [
+            sys.executable,
+            "-c",
+            bootstrap,
+            str(ROOT / "tests"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-x",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
     )
     tail = "\n".join(proc.stdout.splitlines()[-3:])
     report(capsys, f"sanitized suite: {tail}")
@@ -87,9 +110,20 @@ def fuzz_build(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("fuzz-build")
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     subprocess.run(
-        ["cmake", "-S", str(ROOT), "-B", str(build), *generator, "-DCKPTIO_PYTHON=OFF",
-         "-DCKPTIO_FUZZ=ON", "-DCKPTIO_SANITIZE=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"],
-        check=True, capture_output=True,
+        [
+            "cmake",
+            "-S",
+            str(ROOT),
+            "-B",
+            str(build),
+            *generator,
+            "-DCKPTIO_PYTHON=OFF",
+            "-DCKPTIO_FUZZ=ON",
+            "-DCKPTIO_SANITIZE=ON",
+            "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+        ],
+        check=True,
+        capture_output=True,
     )
     subprocess.run(["cmake", "--build", str(build), "-j2"], check=True, capture_output=True)
     return build
@@ -98,17 +132,27 @@ def fuzz_build(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("seeds")
-    subprocess.run([sys.executable, str(ROOT / "fuzz" / "make_seeds.py"), str(out)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "fuzz" / "make_seeds.py"), str(out)],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
 @pytest.mark.parametrize("target", FUZZ_TARGETS)
 def test_fuzz_target_runs_clean(target, fuzz_build, seeds, tmp_path, capsys):
     proc = subprocess.run(
-        [str(fuzz_build / f"fuzz_{target}"), f"-max_total_time={FUZZ_SECONDS}",
-         f"-artifact_prefix={tmp_path}/", str(seeds / target)],
-        capture_output=True, text=True, timeout=FUZZ_SECONDS * 4 + 60, check=False,
+        [
+            str(fuzz_build / f"fuzz_{target}"),
+            f"-max_total_time={FUZZ_SECONDS}",
+            f"-artifact_prefix={tmp_path}/",
+            str(seeds / target),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=FUZZ_SECONDS * 4 + 60,
+        check=False,
         env=dict(os.environ, ASAN_OPTIONS="detect_leaks=1:halt_on_error=1"),
     )
     summary = [line for line in proc.stdout.splitlines() if line.startswith("fuzz:")]

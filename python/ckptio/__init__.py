@@ -5,7 +5,7 @@
         for name, shape in ckpt.shapes().items(): ...
         kernel = ckpt["dense/kernel"]        # zero-copy, read-only numpy view
 
-See `ckptio.open`, `ckptio.Checkpoint`, `ckptio.save`/`rewrite`, `ckptio.plan_restore`,
+See `ckptio.open`, `ckptio.Checkpoint`, `ckptio.save`/`rewrite`/`merge`, `ckptio.plan_restore`,
 `ckptio.to_safetensors`, and `ckptio.compat` (TF-style reader functions).
 
 The public names below are imported on first use: `import ckptio` stays cheap, which keeps the
@@ -38,6 +38,7 @@ _LAZY = {
     "TensorSlice": "reader",
     "open": "reader",
     "BundleWriter": "writer",
+    "merge": "writer",
     "rewrite": "writer",
     "save": "writer",
     "update_checkpoint_state": "writer",
@@ -83,6 +84,7 @@ __all__ = [
     "compat",
     "fill_onnx",
     "latest_checkpoint",
+    "merge",
     "object_graph",
     "open",
     "plan_restore",
@@ -135,4 +137,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         plan_restore,
         select,
     )
-    from .writer import BundleWriter, rewrite, save, update_checkpoint_state
+    from .writer import BundleWriter, merge, rewrite, save, update_checkpoint_state

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -361,18 +361,23 @@ class ObjectGraph:
         mapping = {(name if seen[name] == 1 else k): k for k, name in chosen.items()}
         return NameView(ckpt, mapping, names)
 
-    def tree(self) -> str:
+    def tree(self, describe: Callable[[str], str] | None = None) -> str:
         """The object tree as indented text: each node's first path, and the tensors it saved
-        (key and full name). Nodes reached twice are shown once, under their first path; slot
-        variables (reached from their optimizer, not as children) are listed at the end."""
+        (key and full name, then ``describe(key)`` when given, e.g. its dtype and shape). Nodes
+        reached twice are shown once, under their first path; slot variables (reached from
+        their optimizer, not as children) are listed at the end."""
         lines = ["(root)"]
 
         def walk(node_id: int, depth: int) -> None:
             node = self.nodes[node_id]
             for a in node.attributes:
-                lines.append(
-                    f"{'  ' * depth}[{a.name}] {a.checkpoint_key}  (full_name {a.full_name!r})"
-                )
+                line = f"{'  ' * depth}[{a.name}] {a.checkpoint_key}  (full_name {a.full_name!r})"
+                if describe is not None:
+                    try:
+                        line += "  " + describe(a.checkpoint_key)
+                    except KeyError:  # recorded in the graph but not stored
+                        pass
+                lines.append(line)
             for name, child in node.children:
                 if self.paths.get(child) == (*self.paths[node_id], name):
                     lines.append(f"{'  ' * depth}{name}/")

@@ -34,7 +34,15 @@ from .paths import read_checkpoint_state
 if TYPE_CHECKING:
     from .reader import Checkpoint
 
-__all__ = ["BundleWriter", "RewritePlan", "rewrite", "save", "update_checkpoint_state"]
+__all__ = [
+    "BundleWriter",
+    "MergePlan",
+    "RewritePlan",
+    "merge",
+    "rewrite",
+    "save",
+    "update_checkpoint_state",
+]
 
 
 def _as_string_elements(value: Any) -> tuple[list[int], list[bytes]] | None:
@@ -281,6 +289,7 @@ def rewrite(
     dry_run: bool = False,
     allow_lossy_cast: bool = False,
     allow_empty: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> RewritePlan:
     """Write a new checkpoint at `dst` from `src` (a path or an open Checkpoint).
 
@@ -298,6 +307,7 @@ def rewrite(
             only when no key was renamed or dropped.
         dry_run: compute and return the plan without writing.
         allow_empty: write a checkpoint even when nothing is selected (else `UsageError`).
+        progress: ``fn(done, total, source name)``, called after each tensor is written.
 
     Tensors that are neither cast nor transformed are copied byte for byte from the source
     shards (their checksums carried over) without being decoded. `dst` may not be the source
@@ -356,17 +366,33 @@ def rewrite(
         return plan
     transforms = dict(transforms or {})
     with BundleWriter(dst, overwrite=overwrite, update_state=update_state) as writer:
-        for source, target in plan.items():
-            if source not in casts and source not in transforms and can_copy_raw(ckpt, source):
-                writer.add_copy(target, ckpt, source)
-                continue
-            value = ckpt[source]
-            if source in transforms:
-                value = transforms[source](value)
-            if source in casts:
-                value = cast_array(value, target_dtype(casts[source]))
-            writer.add(target, value, dtype=casts.get(source))
+        for done, (source, target) in enumerate(plan.items(), 1):
+            _transfer(writer, ckpt, source, target, casts.get(source), transforms.get(source))
+            if progress is not None:
+                progress(done, len(plan), source)
     return plan
+
+
+def _transfer(
+    writer: BundleWriter,
+    ckpt: Any,
+    source: str,
+    target: str,
+    cast: str | None = None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> None:
+    """Write `source` of `ckpt` as `target`: its stored bytes (and checksum) copied without
+    decoding when nothing changes them and they lie in a local V2 shard, else decoded,
+    transformed, cast and encoded again."""
+    if cast is None and transform is None and can_copy_raw(ckpt, source):
+        writer.add_copy(target, ckpt, source)
+        return
+    value = ckpt[source]
+    if transform is not None:
+        value = transform(value)
+    if cast is not None:
+        value = cast_array(value, target_dtype(cast))
+    writer.add(target, value, dtype=cast)
 
 
 class RewritePlan(dict):
@@ -405,3 +431,131 @@ def _cast_table(
     """{source name: TF dtype name to store it as}, by the policy of `ckptio.casting`."""
     table = plan_casts(cast, ckpt.dtypes(), plan, allow_lossy=allow_lossy, file=ckpt.path)
     return {name: dtype.name for name, dtype in table.items()}
+
+
+MergeSource = Any
+"""A source of `merge`: a path or open `Checkpoint`, or ``(source, {"select": ...,
+"rename": ...})`` with options for that source alone."""
+
+
+class MergePlan(dict):
+    """{destination name: (source path, source name)} of a merge, in writing order."""
+
+
+def _keeper(select: Callable[[str], bool] | Iterable[str] | None) -> Callable[[str], bool]:
+    if select is None:
+        return lambda name: True
+    if callable(select):
+        return select
+    return set(select).__contains__
+
+
+def merge(
+    dst: str | os.PathLike[str],
+    sources: Iterable[MergeSource],
+    *,
+    select: Callable[[str], bool] | Iterable[str] | None = None,
+    rename: Rename | None = None,
+    prefer: str | None = None,
+    overwrite: bool = False,
+    update_state: bool = False,
+    dry_run: bool = False,
+    allow_empty: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> MergePlan:
+    """Write one checkpoint at `dst` from several: the backbone from one, the head from another.
+
+        ckptio.merge("out/model.ckpt-0", [
+            ("pretrained/model.ckpt-30000", {"select": lambda n: n.startswith("resnet/")}),
+            ("finetuned/model.ckpt-500", {"select": lambda n: n.startswith("logits/")}),
+        ])
+
+    Args:
+        sources: paths or open `Checkpoint`s, each optionally paired with its own options
+            ``{"select": ..., "rename": ...}`` (the forms `rewrite` accepts).
+        select, rename: options applied to every source, after the source's own: a name is
+            kept when both selections keep it; the global rename maps the names the source's
+            own rename produced.
+        prefer: a destination name written by more than one source is a `UsageError` naming
+            it and its sources, unless `prefer` is ``"first"`` or ``"last"`` (the source listed
+            first or last wins).
+        overwrite, update_state, dry_run, allow_empty: as for `rewrite`.
+        progress: ``fn(done, total, source name)``, called after each tensor is written.
+
+    Tensors are copied as `rewrite` copies them: the stored bytes and checksums of local V2
+    shards without decoding. Every source's `_CHECKPOINTABLE_OBJECT_GRAPH` is left out (its
+    node keys describe one model only); TensorFlow restores the result by name. Returns the
+    `MergePlan`.
+    """
+    from contextlib import ExitStack
+
+    from .errors import UsageError
+    from .reader import Checkpoint
+    from .reader import open as open_checkpoint
+
+    if prefer not in (None, "first", "last"):
+        raise ValueError(f"prefer must be None, 'first' or 'last', not {prefer!r}")
+    dst = os.fspath(dst)
+    keep_all = _keeper(select)
+    global_name = _renamer(rename)
+    with ExitStack() as stack:
+        opened: list[tuple[Any, dict[str, str]]] = []  # (checkpoint, {source name: name})
+        for entry in sources:
+            src, options = entry if isinstance(entry, tuple) else (entry, {})
+            unknown = set(options) - {"select", "rename"}
+            if unknown:
+                raise TypeError(f"unknown merge source options: {', '.join(sorted(unknown))}")
+            if isinstance(src, Checkpoint):
+                ckpt = src
+            else:
+                ckpt = stack.enter_context(open_checkpoint(src))
+            if os.path.abspath(dst) == os.path.abspath(ckpt.path) and not overwrite:
+                raise CheckpointError("refusing to merge into one of the sources", file=dst)
+            keep = _keeper(options.get("select"))
+            own_name = _renamer(options.get("rename"))
+            kept = [n for n in ckpt if n != "_CHECKPOINTABLE_OBJECT_GRAPH" and keep(n)]
+            check_rename(options.get("rename"), kept, ckpt, ckpt.path)
+            names = {}
+            for name in kept:
+                if keep_all(name) and (renamed := own_name(name)) is not None:
+                    names[name] = renamed
+            opened.append((ckpt, names))
+        every = [name for _, names in opened for name in names.values()]
+        check_rename(rename, every, every, dst)
+        chosen: dict[str, tuple[int, str]] = {}  # destination name -> (source index, name)
+        for index, (ckpt, names) in enumerate(opened):
+            for source, middle in names.items():
+                target = global_name(middle)
+                if target is None:
+                    continue
+                if target in chosen:
+                    first, first_source = chosen[target]
+                    if prefer is None:
+
+                        def where(path: str, name: str, target: str = target) -> str:
+                            return path if name == target else f"{path} (as {name!r})"
+
+                        raise UsageError(
+                            "in more than one source: "
+                            f"{where(opened[first][0].path, first_source)} and "
+                            f"{where(ckpt.path, source)}; leave it out of one, or pass "
+                            "prefer='first' or 'last'",
+                            file=dst,
+                            key=target,
+                        )
+                    if prefer == "first":
+                        continue
+                    del chosen[target]  # (re-inserted: "last" writes it in its source's order)
+                chosen[target] = (index, source)
+        require_some(len(chosen), allow_empty, dst)
+        plan = MergePlan(
+            (target, (opened[i][0].path, source)) for target, (i, source) in chosen.items()
+        )
+        if dry_run:
+            return plan
+        with BundleWriter(dst, overwrite=overwrite, update_state=update_state) as writer:
+            for done, (target, (index, source)) in enumerate(chosen.items(), 1):
+                _transfer(writer, opened[index][0], source, target)
+                if progress is not None:
+                    progress(done, len(chosen), source)
+    return plan
