@@ -18,6 +18,9 @@ import pytest
 from ckptio.errors import CorruptionError, NotACheckpointError, NotFoundError, UnsupportedError
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where the ckptio under test lives (an installed wheel, a source tree, a sanitizer build), for
+# child processes.
+PACKAGE_PARENT = str(Path(ckptio.__file__).resolve().parents[1])
 VGG_V1 = ROOT / "examples" / "data" / "vgg_16" / "vgg_16.ckpt"
 TENSORS = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(3, np.float32)}
 
@@ -204,7 +207,7 @@ def test_git_lfs_pointers_in_place_of_a_bundle(tmp_path):
 def test_cli_names_what_a_file_is(tmp_path):
     h5 = tmp_path / "weights.h5"
     h5.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
     proc = subprocess.run(
         [sys.executable, "-m", "ckptio", "ls", str(h5)], capture_output=True, text=True, env=env
     )
@@ -250,7 +253,7 @@ def test_permission_denied_says_so(tmp_path):
     for f in locked:
         os.chmod(f, 0)
     try:
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+        env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
         proc = subprocess.run(command, capture_output=True, text=True, env=env)
     finally:
         for f in locked:
