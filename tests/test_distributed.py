@@ -11,8 +11,8 @@ import ckptio
 import ckptio.distributed as dist
 import numpy as np
 import pytest
+from conftest import assert_bitwise_equal
 from s3server import BUCKET
-from test_remote import assert_same
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::DeprecationWarning",
@@ -110,7 +110,7 @@ def test_safetensors_threads_local_source(source, tmp_path):
     assert set(got) == {report.written[n] for n in tensors if n != "vocab"}
     for name, target in report.written.items():
         want = tensors[name].astype(np.float32) if name == "embedding" else tensors[name]
-        assert_same(got[target], want, name)
+        assert_bitwise_equal(got[target], want, name)
     assert report.verified and len(report.tasks) == len(report.files)
     # Shards hold at most max_shard_bytes of tensor data (a bigger tensor is alone).
     sizes = [t["nbytes"] for t in report.tasks]
@@ -147,7 +147,7 @@ def test_rewrite_threads_matches_tensorflow(source, tmp_path, tf):
         for name, want in tensors.items():
             if name == "embedding":
                 want = want.astype(np.float32)
-            assert_same(ckpt[name], want, name)
+            assert_bitwise_equal(ckpt[name], want, name)
             tf_value = reader.get_tensor(name)
             if want.dtype == object:
                 assert list(tf_value.reshape(-1)) == list(want.reshape(-1))
@@ -200,7 +200,7 @@ def test_dask_safetensors_from_s3(client, s3_server, source, source_url, tmp_pat
     assert all(str(os.getpid()) not in w for w in report.workers)
     got = load_safetensors(report)
     for name, target in report.written.items():
-        assert_same(got[target], tensors[name], name)
+        assert_bitwise_equal(got[target], tensors[name], name)
     for task, file in zip(report.tasks, report.files):
         names = [
             n
@@ -234,7 +234,7 @@ def test_dask_rewrite_from_s3_to_s3(client, s3_server, source, source_url, tf):
         for name, want in tensors.items():
             if want.dtype in (np.float32, np.float64):
                 want = want.astype(out.dtypes()[name])
-            assert_same(out[name], want, name)
+            assert_bitwise_equal(out[name], want, name)
 
 
 def test_failed_task_leaves_no_output(client, s3_server, source, tmp_path):
