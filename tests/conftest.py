@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -289,3 +290,27 @@ def mapped_file_at(address: int) -> str:
             if start <= address < end:
                 return fields[5].strip() if len(fields) > 5 else ""
     return ""
+
+
+# --------------------------------------------------------------------------- S3 on loopback
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 on 127.0.0.1 behind a recording layer (tests/s3server.py), started once per
+    session. It sets the AWS_* environment (credentials, endpoint), so every S3 client made
+    without options -- a subprocess, a Dask worker -- reaches it and nothing else. Skips
+    without s3fs or moto[server]."""
+    pytest.importorskip("s3fs", reason="s3fs is needed to test s3:// reads (pip install '.[test]')")
+    pytest.importorskip("moto.server", reason="moto[server] provides the S3 server of these tests")
+    import s3server
+
+    return s3server.shared_server()
+
+
+@pytest.fixture
+def s3(s3_server) -> Iterator:
+    """The S3 server with its request log and injected faults cleared before and after."""
+    s3_server.recorder.clear()
+    yield s3_server
+    s3_server.recorder.clear()

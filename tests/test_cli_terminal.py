@@ -467,13 +467,10 @@ def test_merge_command(capsys, tf, tf_checkpoints, tmp_path):
     assert status == 2 and "expected SRC::include=RE" in err
 
 
-def test_progress_of_remote_reads(big, tmp_path):
+def test_progress_of_remote_reads(big, tmp_path, s3_server):
     """`verify` and `convert` of an s3:// checkpoint (moto on loopback): the same bar, in bytes
     fetched."""
-    pytest.importorskip("s3fs")
-    from test_remote import shared_server
-
-    url = shared_server().upload(big, "progress/big")
+    url = s3_server.upload(big, "progress/big")
     env = {
         "PYTHONPATH": PYTHONPATH,
         **{k: os.environ[k] for k in os.environ if k.startswith("AWS")},

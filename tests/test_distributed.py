@@ -1,5 +1,5 @@
 """Scale-out conversion (`ckptio.distributed`): threads in-process, and a real multi-process
-Dask cluster on this machine reading from the loopback S3 server of test_remote."""
+Dask cluster on this machine reading from the loopback S3 server (conftest's `s3_server`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import ckptio
 import ckptio.distributed as dist
 import numpy as np
 import pytest
-from test_remote import BUCKET, S3Server, assert_same, s3_server  # noqa: F401 (fixture)
+from conftest import assert_bitwise_equal
+from s3server import BUCKET
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::DeprecationWarning",
@@ -43,12 +44,12 @@ def source(tmp_path_factory) -> tuple[str, dict[str, np.ndarray]]:
 
 
 @pytest.fixture(scope="module")
-def source_url(s3_server, source) -> str:  # noqa: F811
+def source_url(s3_server, source) -> str:
     return s3_server.upload(source[0], "dist/model.ckpt-7")
 
 
 @pytest.fixture(scope="module")
-def client(s3_server):  # noqa: F811 (the server sets the environment the workers inherit)
+def client(s3_server):  # the server sets the environment the workers inherit
     distributed = pytest.importorskip(
         "dask.distributed", reason="dask[distributed] runs the cluster tests"
     )
@@ -109,7 +110,7 @@ def test_safetensors_threads_local_source(source, tmp_path):
     assert set(got) == {report.written[n] for n in tensors if n != "vocab"}
     for name, target in report.written.items():
         want = tensors[name].astype(np.float32) if name == "embedding" else tensors[name]
-        assert_same(got[target], want, name)
+        assert_bitwise_equal(got[target], want, name)
     assert report.verified and len(report.tasks) == len(report.files)
     # Shards hold at most max_shard_bytes of tensor data (a bigger tensor is alone).
     sizes = [t["nbytes"] for t in report.tasks]
@@ -146,7 +147,7 @@ def test_rewrite_threads_matches_tensorflow(source, tmp_path, tf):
         for name, want in tensors.items():
             if name == "embedding":
                 want = want.astype(np.float32)
-            assert_same(ckpt[name], want, name)
+            assert_bitwise_equal(ckpt[name], want, name)
             tf_value = reader.get_tensor(name)
             if want.dtype == object:
                 assert list(tf_value.reshape(-1)) == list(want.reshape(-1))
@@ -181,7 +182,7 @@ def test_index_writer_is_the_core_writer(tmp_path):
 # --------------------------------------------------------------------------- on a Dask cluster
 
 
-def test_dask_safetensors_from_s3(client, s3_server, source, source_url, tmp_path):  # noqa: F811
+def test_dask_safetensors_from_s3(client, s3_server, source, source_url, tmp_path):
     prefix, tensors = source
     pytest.importorskip("safetensors")
     with ckptio.open(source_url, storage_options=s3_server.storage_options) as ckpt:
@@ -199,7 +200,7 @@ def test_dask_safetensors_from_s3(client, s3_server, source, source_url, tmp_pat
     assert all(str(os.getpid()) not in w for w in report.workers)
     got = load_safetensors(report)
     for name, target in report.written.items():
-        assert_same(got[target], tensors[name], name)
+        assert_bitwise_equal(got[target], tensors[name], name)
     for task, file in zip(report.tasks, report.files):
         names = [
             n
@@ -213,7 +214,7 @@ def test_dask_safetensors_from_s3(client, s3_server, source, source_url, tmp_pat
         assert task["peak_memory"] is not None
 
 
-def test_dask_rewrite_from_s3_to_s3(client, s3_server, source, source_url, tf):  # noqa: F811
+def test_dask_rewrite_from_s3_to_s3(client, s3_server, source, source_url, tf):
     _, tensors = source
     with ckptio.open(source_url, storage_options=s3_server.storage_options) as ckpt:
         dst = f"s3://{BUCKET}/rewritten/model.ckpt-9"
@@ -233,10 +234,10 @@ def test_dask_rewrite_from_s3_to_s3(client, s3_server, source, source_url, tf): 
         for name, want in tensors.items():
             if want.dtype in (np.float32, np.float64):
                 want = want.astype(out.dtypes()[name])
-            assert_same(out[name], want, name)
+            assert_bitwise_equal(out[name], want, name)
 
 
-def test_failed_task_leaves_no_output(client, s3_server, source, tmp_path):  # noqa: F811
+def test_failed_task_leaves_no_output(client, s3_server, source, tmp_path):
     prefix, _ = source
     # The index without one of its data shards: the tasks reading that shard fail.
     with ckptio.open(prefix) as ref:

@@ -24,7 +24,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -33,6 +32,7 @@ import ckptio
 import numpy as np
 import pytest
 from ckptio import CorruptionError, UnsupportedError
+from hostile_worker import encode
 from tablegen import build_table, masked_crc32c
 
 # ============================================================================ protobuf encoder
@@ -1073,71 +1073,11 @@ assert len({c.id for c in CASES}) == len(CASES)
 
 
 # ============================================================================ the worker
-WORKER = r"""
-import json, os, resource, sys, time
-limit = int(sys.argv[1])
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-import numpy as np
-import ckptio
-
-
-def describe(e):
-    return {"type": type(e).__name__, "file": getattr(e, "file", None),
-            "key": getattr(e, "key", None), "message": str(e)[:300],
-            "checkpoint_error": isinstance(e, ckptio.CheckpointError)}
-
-
-def encode(a):
-    a = np.asarray(a)
-    if a.dtype == object:
-        data = [bytes(x).hex() for x in a.reshape(-1)]
-    else:
-        data = np.ascontiguousarray(a).tobytes().hex()
-    return [str(a.dtype), list(a.shape), data]
-
-
-def read(ckpt, name):
-    try:
-        ckpt.info(name)
-        view = ckpt.get_tensor(name)
-        copy = ckpt.get_tensor(name, copy=True, verify=True)
-        return {"value": encode(view), "copy": encode(copy)}
-    except BaseException as e:
-        return {"error": describe(e)}
-
-
-def maxrss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-for line in sys.stdin:
-    job = json.loads(line)
-    print(json.dumps({"start": job["id"]}), flush=True)
-    rss, start = maxrss(), time.perf_counter()
-    out = {"id": job["id"]}
-    try:
-        ckpt = ckptio.open(job["path"])
-    except BaseException as e:
-        out["open"] = describe(e)
-    else:
-        with ckpt:
-            out["names"] = list(ckpt)
-            out["listing"] = [ckpt.shapes() == {n: ckpt.info(n).shape for n in ckpt},
-                              len(ckpt.dtypes()) == len(ckpt)]
-            out["values"] = {n: read(ckpt, n) for n in ckpt}
-            try:
-                ckpt.verify()
-                out["verify"] = None
-            except BaseException as e:
-                out["verify"] = describe(e)
-    out["seconds"] = time.perf_counter() - start
-    out["rss_growth"] = maxrss() - rss
-    print(json.dumps(out), flush=True)
-"""
+WORKER = Path(__file__).resolve().parent / "hostile_worker.py"
 
 ADDRESS_SPACE = 1 << 30  # the worker needs ~150 MiB; anything near a GiB is absurd here
 RSS_BUDGET = 64 << 20  # peak-RSS growth allowed per case
-CASE_TIMEOUT = 20.0  # seconds; cases take milliseconds
+CASE_TIMEOUT = 60.0  # seconds without an answer: a hang (cases take milliseconds)
 
 
 def _run_worker(jobs: list[dict]) -> dict[str, dict]:
@@ -1150,7 +1090,7 @@ def _run_worker(jobs: list[dict]) -> dict[str, dict]:
     env.pop("LD_PRELOAD", None)
     while pending:
         proc = subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(ADDRESS_SPACE)],
+            [sys.executable, str(WORKER), str(ADDRESS_SPACE)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -1219,14 +1159,6 @@ def outcomes(tmp_path_factory) -> dict[str, tuple[Case, str, dict, dict]]:
 
 
 # ============================================================================ checks
-def encode(a: np.ndarray) -> list:
-    if a.dtype == object:
-        data = [bytes(x).hex() for x in a.reshape(-1)]
-    else:
-        data = np.ascontiguousarray(a).tobytes().hex()
-    return [str(a.dtype), list(a.shape), data]
-
-
 def expected_file(spec: str, path: str) -> str:
     if spec == "index":
         return path + ".index"
@@ -1253,7 +1185,6 @@ def test_hostile_case(outcomes, case_id):
     assert "crash" not in result, f"the process died ({result['crash']}): {result['stderr']}"
     assert "hang" not in result, f"no answer within {result['hang']} s"
     assert result["rss_growth"] <= RSS_BUDGET, f"peak RSS grew by {result['rss_growth']} bytes"
-    assert result["seconds"] < 5, f"took {result['seconds']:.1f} s"
     if expect.at == "open" and expect.error is not None:
         assert "open" in result, f"opened without error; read: {result.get('values')}"
         check_error(result["open"], expect, path, "open")
@@ -1356,7 +1287,12 @@ def test_v1_bool_tensor_content_reads_as_bools(tmp_path):
 
 
 def test_ten_thousand_slices_still_open(tmp_path):
-    """The bound on overlap checks leaves room for far more partitions than TF ever writes."""
+    """The bound on overlap checks leaves room for far more partitions than TF ever writes.
+
+    The work is bounded in steps, not seconds: the core counts overlap-check steps (pairs x
+    rank, src/slice_geometry.h) against a per-checkpoint budget, and the "300k copies of an
+    empty slice" case shows the budget is enforced. Here the ~5e7 steps of 10,000 slices must
+    fit in it."""
     n = 10_000
     values = np.arange(n, dtype=np.float32)
     b = Bundle(files={DATA0: values.tobytes()})
@@ -1367,11 +1303,9 @@ def test_ten_thousand_slices_still_open(tmp_path):
             1, [1], offset=4 * i, size=4, crc=masked_crc32c(item)
         )
     b.write(tmp_path / "ckpt")
-    start = time.perf_counter()
     with ckptio.open(tmp_path / "ckpt") as ckpt:
         assert ckpt.info("big").sliced
         assert ckpt.get_tensor("big").tobytes() == values.tobytes()
-    assert time.perf_counter() - start < 10
 
 
 def test_empty_slice_inside_another_is_no_overlap(tmp_path):

@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import weakref
 from pathlib import Path
 
@@ -509,45 +508,85 @@ def test_readers_opened_and_closed_while_their_views_are_used(tf_checkpoints):
         assert fingerprint(v) == want[p][n], (p, n)
 
 
-def test_close_during_verify_and_copy(tmp_path, tf_checkpoints):
-    rng = np.random.default_rng(0)
-    tensors = {f"t{i}": rng.normal(size=(512, 1024)).astype(np.float32) for i in range(8)}
-    big = ckptio.save(tmp_path / "big", tensors)  # 16 MiB: verifying takes a while
-    want = expected(tensors)
+def verify_and_copy_steps(ckpt, names: list[str], rounds: int, seen: list) -> list:
+    """The verifying thread's work as steps: per round, `verify()` then a verified copy of
+    each tensor (its fingerprint appended to `seen`)."""
+
+    def copy(name: str) -> None:
+        seen.append((name, fingerprint(ckpt.get_tensor(name, copy=True, verify=True))))
+
+    one_round = [ckpt.verify] + [lambda n=n: copy(n) for n in names]
+    return one_round * rounds
+
+
+@pytest.mark.parametrize("which", ["v2", "v1"])
+def test_close_during_verify_and_copy(tmp_path, tf_checkpoints, which):
+    """close() while another thread verifies and copies: that thread either finishes or gets a
+    CheckpointError saying "closed", and every value it (or an earlier view) got is right.
+
+    Deterministic: the verifying thread signals when it reaches a given step (early: before
+    any; within the first verify round; mid; before the last; after all), and the main thread
+    closes then. With ``wait``, the verifying thread stops at that step until close() has
+    returned, so each outcome is known; without, close() races the steps that follow."""
+    if which == "v2":
+        rng = np.random.default_rng(0)
+        tensors = {f"t{i}": rng.normal(size=(512, 1024)).astype(np.float32) for i in range(8)}
+        path = ckptio.save(tmp_path / "big", tensors)  # 16 MiB: each step takes a while
+        want = expected(tensors)
+    else:
+        path = tf_checkpoints("v1_saver")
+        want = read_all(path)
+    rounds = 3
+    with ckptio.open(path) as probe:
+        num_steps = rounds * (1 + len(probe))
+    points = [0, 1, 2, num_steps // 2, num_steps - 1, num_steps]
     outcomes = {"finished": 0, "closed": 0}
-    for trial, path in enumerate([big] * 8 + [tf_checkpoints("v1_saver")] * 4):
-        ckpt = ckptio.open(path)
-        names = list(ckpt)
-        views = {n: ckpt[n] for n in names}
-        started = threading.Event()
-        seen: list = []
+    for point in points:
+        for wait in (True, False):
+            ckpt = ckptio.open(path)
+            names = list(ckpt)
+            views = {n: ckpt[n] for n in names}
+            reached, closed = threading.Event(), threading.Event()
+            seen: list = []
+            steps = verify_and_copy_steps(ckpt, names, rounds, seen)
 
-        def verify_until_closed(ckpt=ckpt, names=names, started=started, seen=seen) -> None:
-            started.set()
-            try:
-                for _ in range(50):
-                    ckpt.verify()
-                    for n in names:
-                        seen.append((n, fingerprint(ckpt.get_tensor(n, copy=True, verify=True))))
-                seen.append("finished")
-            except CheckpointError as e:
-                seen.append(e)
+            def at_point(reached=reached, closed=closed, wait=wait) -> None:
+                reached.set()
+                if wait:
+                    closed.wait(timeout=60)
 
-        thread = threading.Thread(target=verify_until_closed)
-        thread.start()
-        started.wait()
-        time.sleep(random.Random(trial).uniform(0, 0.02))
-        ckpt.close()
-        thread.join(timeout=60)
-        assert not thread.is_alive()
-        end = seen[-1]
-        if end == "finished":
-            outcomes["finished"] += 1
-        else:
-            assert isinstance(end, CheckpointError) and "closed" in str(end), repr(end)
-            outcomes["closed"] += 1
-        reference_values = want if path == big else read_all(path)
-        for n, fp in seen[:-1]:
-            assert fp == reference_values[n], n
-        assert {n: fingerprint(v) for n, v in views.items()} == reference_values
-    assert outcomes["closed"] > 0, outcomes
+            def verify_until_closed(
+                steps=steps, point=point, at_point=at_point, seen=seen, reached=reached
+            ) -> None:
+                try:
+                    for i, step in enumerate(steps):
+                        if i == point:
+                            at_point()
+                        step()
+                    if point == len(steps):
+                        at_point()
+                    seen.append("finished")
+                except CheckpointError as e:
+                    seen.append(e)
+                finally:
+                    reached.set()  # never leave the main thread waiting
+
+            thread = threading.Thread(target=verify_until_closed)
+            thread.start()
+            assert reached.wait(timeout=60)
+            ckpt.close()
+            closed.set()
+            thread.join(timeout=60)
+            assert not thread.is_alive()
+            end = seen[-1]
+            if end == "finished":
+                outcomes["finished"] += 1
+            else:
+                assert isinstance(end, CheckpointError) and "closed" in str(end), repr(end)
+                outcomes["closed"] += 1
+            if wait:  # closed exactly at `point`: a step after it must have raised
+                assert (end == "finished") == (point == num_steps), (point, end)
+            for n, fp in seen[:-1]:
+                assert fp == want[n], n
+            assert {n: fingerprint(v) for n, v in views.items()} == want
+    assert outcomes["closed"] >= len(points) - 1, outcomes
