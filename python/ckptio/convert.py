@@ -50,13 +50,12 @@ from typing import Any, Union
 
 import numpy as np
 
-from ._names import check_keys, check_rename, require_some
-from .casting import cast_array, cast_error, plan_casts
+from .casting import cast_array, cast_error
 from .errors import CheckpointError, UnsupportedError, UsageError
-from .objgraph import OBJECT_GRAPH_KEY
+from .planning import PlannedTensor, plan_conversion, transform_for
 from .reader import Checkpoint, independent_views
 from .reader import open as open_checkpoint
-from .writer import _renamer, make_parent_directory
+from .writer import make_parent_directory
 
 __all__ = [
     "FORMATS",
@@ -110,14 +109,6 @@ class ConversionReport:
 # --------------------------------------------------------------------------- the shared pipeline
 
 
-@dataclass(frozen=True)
-class _Item:
-    source: str
-    target: str
-    cast: np.dtype | None
-    renamed: str  # after `rename`, before the layout's renaming: what layout rules look at
-
-
 @contextlib.contextmanager
 def _opened(src: Source) -> Iterator[Checkpoint]:
     """The checkpoint `src` names; closed afterwards only if we opened it. An open checkpoint,
@@ -140,114 +131,26 @@ def _layout(layout: Any) -> Any:
     return TorchLayout()
 
 
-def _keep(select: Select) -> Callable[[str], bool]:
-    if select is None:
-        return lambda name: True
-    if callable(select):
-        return select
-    chosen = set(select)
-    return chosen.__contains__
-
-
-def _plan(
-    ckpt: Checkpoint,
-    supports: Callable[[np.dtype], bool],
-    fmt: str,
-    *,
-    select: Select,
-    rename: Rename,
-    cast: Cast,
-    layout: Any,
-    unsupported: str,
-    transforms: Transforms = None,
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
-) -> tuple[list[_Item], dict[str, str]]:
-    """Which tensors go where, and which are skipped (raising for unsupported ones unless
-    `unsupported="skip"`), decided from the index before any data is read. Every name the
-    options give must match a written tensor, and something must be written (`UsageError`)."""
-    if unsupported not in ("raise", "skip"):
-        raise ValueError(f"unsupported must be 'raise' or 'skip', not {unsupported!r}")
-    keep, new_name = _keep(select), _renamer(rename)
-    dtypes = ckpt.dtypes()
-    skipped: dict[str, str] = {}
-    chosen: dict[str, str] = {}
-    kept: list[str] = []
-    for name in ckpt:
-        if name == OBJECT_GRAPH_KEY:
-            skipped[name] = "TF2 object graph (checkpoint metadata, not a tensor)"
-            continue
-        if not keep(name):
-            continue
-        kept.append(name)
-        target = new_name(name)
-        if target is None:
-            continue
-        chosen[name] = target
-    check_rename(rename, kept, dtypes, ckpt.path)
-    if isinstance(transforms, Mapping):
-        check_keys(transforms, chosen, dtypes, "transforms key", ckpt.path)
-    casts = plan_casts(cast, dtypes, chosen, allow_lossy=allow_lossy_cast, file=ckpt.path)
-    items, refused = [], {}
-    for name, renamed in chosen.items():
-        dtype = casts.get(name, dtypes[name])
-        if isinstance(dtype, str):  # "string", "variant", "resource"
-            refused[name] = f"{dtype} tensors cannot be stored in {fmt}"
-        elif not supports(dtype):
-            refused[name] = f"dtype {dtype.name} cannot be stored in {fmt}"
-        else:
-            target = layout.rename(renamed) if layout is not None else renamed
-            items.append(_Item(name, target, casts.get(name), renamed))
-    if refused and unsupported == "raise":
-        first = next(iter(refused))
-        shown = [f"{n!r} ({why.split(' cannot')[0]})" for n, why in list(refused.items())[:10]]
-        more = f" and {len(refused) - 10} more" if len(refused) > 10 else ""
-        listed = ", ".join(shown) + more
-        raise UnsupportedError(
-            f"{len(refused)} tensor(s) cannot be stored in {fmt}: {listed}; select them out "
-            "or pass unsupported='skip' to leave them out",
-            file=ckpt.path,
-            key=first,
-        )
-    skipped.update(refused)
-    seen: dict[str, str] = {}
-    for item in items:
-        if item.target in seen:
-            raise CheckpointError(
-                f"both {seen[item.target]!r} and {item.source!r} would be written as "
-                f"{item.target!r}",
-                file=ckpt.path,
-                key=item.target,
-            )
-        seen[item.target] = item.source
-    require_some(len(items), allow_empty, ckpt.path)
-    return items, skipped
-
-
 def _apply(transforms: Transforms, name: str, value: np.ndarray) -> np.ndarray:
-    if transforms is None:
-        return value
-    if callable(transforms):
-        return np.asarray(transforms(name, value))
-    fn = transforms.get(name)
+    fn = transform_for(transforms, name)
     return value if fn is None else np.asarray(fn(value))
 
 
 def _stream(
     ckpt: Checkpoint,
-    items: list[_Item],
+    items: list[PlannedTensor],
     *,
-    transforms: Transforms,
     layout: Any,
     verify: bool,
     progress: Progress | None,
     report: ConversionReport | None = None,
-) -> Iterator[tuple[_Item, np.ndarray]]:
+) -> Iterator[tuple[PlannedTensor, np.ndarray]]:
     """(item, array) for each planned tensor: read (zero-copy where possible), transformed,
     laid out and cast, one at a time. With `verify`, each cast's errors go to `report`."""
     for done, item in enumerate(items, 1):
         value = ckpt.get_tensor(item.source, verify=verify)
-        value = _apply(transforms, item.source, value)
+        if item.transform is not None:
+            value = np.asarray(item.transform(value))
         if layout is not None:
             for step in layout.transforms(item.renamed, value.shape):
                 value = step.apply(value)
@@ -405,7 +308,7 @@ def to_safetensors(
     save_file = _require("safetensors.numpy", "safetensors").save_file
     layout = _layout(layout)
     with _opened(src) as ckpt:
-        items, skipped = _plan(
+        items, skipped = plan_conversion(
             ckpt,
             _safetensors_supports,
             "safetensors",
@@ -423,7 +326,6 @@ def to_safetensors(
         for item, value in _stream(
             ckpt,
             items,
-            transforms=transforms,
             layout=layout,
             verify=verify,
             progress=progress,
@@ -521,7 +423,7 @@ def to_npz(
 
     layout = _layout(layout)
     with _opened(src) as ckpt:
-        items, skipped = _plan(
+        items, skipped = plan_conversion(
             ckpt,
             lambda dtype: dtype != np.dtype(object),
             "npz",
@@ -542,7 +444,6 @@ def to_npz(
                 stream = _stream(
                     ckpt,
                     items,
-                    transforms=transforms,
                     layout=layout,
                     verify=verify,
                     progress=progress,
@@ -668,7 +569,7 @@ def _torch_state_dict(
     torch = _require("torch", "torch")
     layout = _layout(layout)
     with _opened(src) as ckpt:
-        items, skipped = _plan(
+        items, skipped = plan_conversion(
             ckpt,
             lambda dtype: _torch_supports(torch, dtype),
             "PyTorch",
@@ -687,7 +588,6 @@ def _torch_state_dict(
             for item, value in _stream(
                 ckpt,
                 items,
-                transforms=transforms,
                 layout=layout,
                 verify=verify,
                 progress=progress,

@@ -49,11 +49,11 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from . import _core
-from ._dtypes import enum_for_name, numpy_dtypes
 from .casting import cast_array
 from .convert import SAFETENSORS_CODES, verify_safetensors_file
 from .errors import CheckpointError
 from .paths import is_url
+from .planning import PlannedTensor, plan_conversion, plan_rewrite
 from .reader import Checkpoint
 from .reader import open as open_checkpoint
 
@@ -179,15 +179,6 @@ def _upload(local: str, url: str, storage_options: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------- planning
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One task: tensors (source, target, cast dtype name or None) into one output file."""
-
-    file: str  # final name (local path or URL)
-    items: tuple[tuple[str, str, str | None], ...]
-    nbytes: int
-
-
 def _location(ckpt: Checkpoint, name: str) -> tuple[int, int]:
     """Where a tensor is stored, to read tasks' tensors in file order."""
     info = ckpt.info(name)
@@ -200,26 +191,29 @@ def _location(ckpt: Checkpoint, name: str) -> tuple[int, int]:
         return (1 << 62, 0)
 
 
-def _cut(
-    items: list[tuple[str, str, str | None, int]], max_shard_bytes: int
-) -> list[list[tuple[str, str, str | None, int]]]:
-    """Consecutive groups of at most max_shard_bytes (a larger tensor is a group alone)."""
-    groups: list[list[tuple[str, str, str | None, int]]] = []
+def _cut(items: list[PlannedTensor], sizes: Mapping[str, int], most: int) -> list[list[Any]]:
+    """Consecutive groups of at most `most` bytes (a larger tensor is a group alone)."""
+    groups: list[list[PlannedTensor]] = []
     size = 0
     for item in items:
-        if not groups or (size + item[3] > max_shard_bytes and groups[-1]):
+        if not groups or (size + sizes[item.source] > most and groups[-1]):
             groups.append([])
             size = 0
         groups[-1].append(item)
-        size += item[3]
+        size += sizes[item.source]
     return groups
 
 
-def _out_nbytes(ckpt: Checkpoint, name: str, cast: str | None) -> int:
-    info = ckpt.info(name)
-    if cast is None:
-        return info.nbytes
-    return info.size * numpy_dtypes()[enum_for_name(cast)].itemsize
+def _out_nbytes(ckpt: Checkpoint, item: PlannedTensor) -> int:
+    info = ckpt.info(item.source)
+    return info.nbytes if item.cast is None else info.size * item.cast.itemsize
+
+
+def _ordered(ckpt: Checkpoint, plan: list[PlannedTensor], most: int) -> list[list[Any]]:
+    """The plan in storage order (tasks read their tensors in file order), cut into groups of
+    at most `most` output bytes."""
+    plan = sorted(plan, key=lambda item: _location(ckpt, item.source))
+    return _cut(plan, {item.source: _out_nbytes(ckpt, item) for item in plan}, most)
 
 
 def _source_of(src: Any) -> tuple[Checkpoint, bool]:
@@ -402,15 +396,15 @@ def _bytes_of(value: Any) -> Any:
 def _write_safetensors_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, Any]:
     """Header first (from the index: dtypes and shapes are known before any data is read),
     then every tensor's bytes as it arrives; one tensor in memory at a time."""
-    table = numpy_dtypes()
     dtypes, shapes = ckpt.dtypes(), ckpt.shapes()
     header: dict[str, Any] = {}
     if job["metadata"]:
         header["__metadata__"] = dict(job["metadata"])
     offset = 0
     layout = []
-    for source, target, cast in job["items"]:
-        dtype = table[enum_for_name(cast)] if cast else dtypes[source]
+    for item in job["items"]:
+        source, target = item.source, item.target
+        dtype = item.cast if item.cast is not None else dtypes[source]
         shape = shapes[source]
         n = 1
         for d in shape:
@@ -476,7 +470,7 @@ def _verify_safetensors_file(
 
 def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, Any]:
     """A one-shard bundle of this part's tensors; its entries go into the final index."""
-    from .writer import BundleWriter, can_copy_raw
+    from .writer import BundleWriter
 
     if job["remote_out"]:
         import tempfile
@@ -487,30 +481,24 @@ def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, An
         directory, prefix = None, job["temp"]
     data_file = prefix + ".data-00000-of-00001"
     try:
-        copies = {
-            source
-            for source, _, cast in job["items"]
-            if cast is None and can_copy_raw(ckpt, source)
-        }
         writer = BundleWriter(prefix, overwrite=True)
         with writer:
-            casts = {source: cast for source, _, cast in job["items"]}
-            targets = {source: target for source, target, _ in job["items"]}
-            for source, _, _ in job["items"]:
-                if source in copies:  # the stored bytes and checksum, undecoded
+            for item in job["items"]:
+                if item.raw_copy:  # the stored bytes and checksum, undecoded
                     if job["verify"]:
-                        ckpt.verify(source)
-                    writer.add_copy(targets[source], ckpt, source)
-            rest = [source for source, _, _ in job["items"] if source not in copies]
-            for source, value in _tensors(ckpt, rest, job["verify"]):
-                if casts[source] is not None:
-                    value = cast_array(value, numpy_dtypes()[enum_for_name(casts[source])])
-                writer.add(targets[source], value, dtype=casts[source])
+                        ckpt.verify(item.source)
+                    writer.add_copy(item.target, ckpt, item.source)
+            rest = {item.source: item for item in job["items"] if not item.raw_copy}
+            for source, value in _tensors(ckpt, list(rest), job["verify"]):
+                item = rest[source]
+                if item.cast is not None:
+                    value = cast_array(value, item.cast)
+                writer.add(item.target, value, dtype=None if item.cast is None else item.cast.name)
                 del value
         part = _core.BundleReader(prefix)
         try:
             entries = []
-            for _, target, _ in job["items"]:
+            for target in (item.target for item in job["items"]):
                 d = part.info(target)
                 entries.append(
                     (
@@ -642,38 +630,23 @@ def to_safetensors(
         progress: ``fn(done, total, file)`` after each task.
         measure_memory: record each task's peak resident-memory growth (Linux).
     """
-    from .convert import _plan
-
     started = time.perf_counter()
     ckpt, opened = _source_of(src)
     out = _Output(os.fspath(directory), output_storage_options)
     try:
-        items, skipped = _plan(
+        items, skipped = plan_conversion(
             ckpt,
             _st_supports,
             "safetensors",
             select=select,
             rename=rename,
             cast=cast,
-            layout=None,
             unsupported=unsupported,
             allow_lossy_cast=allow_lossy_cast,
             allow_empty=allow_empty,
         )
         out.prepare(create=True)  # (after planning: a refused plan leaves no directory behind)
-        planned = sorted(
-            (
-                (
-                    it.source,
-                    it.target,
-                    it.cast.name if it.cast is not None else None,
-                    _out_nbytes(ckpt, it.source, it.cast.name if it.cast is not None else None),
-                )
-                for it in items
-            ),
-            key=lambda t: _location(ckpt, t[0]),
-        )
-        groups = _cut(planned, max_shard_bytes) if planned else []
+        groups = _ordered(ckpt, items, max_shard_bytes)
         n = len(groups)
         names = [f"model-{k + 1:05d}-of-{n:05d}.safetensors" for k in range(n)]
         index_path = out.join(INDEX_JSON)
@@ -692,7 +665,7 @@ def to_safetensors(
                     "kind": "safetensors",
                     "file": final,
                     "temp": f"{final}.tempstate{token}",
-                    "items": [(s, t, c) for s, t, c, _ in group],
+                    "items": group,
                     "metadata": dict(metadata) if metadata else None,
                 }
             )
@@ -718,7 +691,7 @@ def to_safetensors(
             path=index_path,
             format="safetensors",
             files=[out.join(name) for name in names],
-            written={s: t for s, t, _, _ in planned},
+            written={item.source: item.target for group in groups for item in group},
             skipped=skipped,
             nbytes=total,
             verified=verify,
@@ -763,8 +736,6 @@ def rewrite(
     be a URL (then `update_state` is not available). Works on remote sources too, which
     `ckptio.rewrite` cannot copy from.
     """
-    from .writer import rewrite as plan_rewrite
-
     started = time.perf_counter()
     ckpt, opened = _source_of(src)
     dst = os.fspath(dst)
@@ -786,17 +757,8 @@ def rewrite(
             allow_empty=allow_empty,
             keep_object_graph=keep_object_graph,
             overwrite=overwrite,
-            dry_run=True,
         )
-        casts = {name: dtype for name, (_, dtype) in plan.casts.items()}
-        planned = sorted(
-            (
-                (source, target, casts.get(source), _out_nbytes(ckpt, source, casts.get(source)))
-                for source, target in plan.items()
-            ),
-            key=lambda t: _location(ckpt, t[0]),
-        )
-        groups = _cut(planned, max_shard_bytes) if planned else [[]]
+        groups = _ordered(ckpt, plan, max_shard_bytes) if plan else [[]]
         n = len(groups)
         files = [f"{dst}.data-{k:05d}-of-{n:05d}" for k in range(n)]
         if not overwrite and out.exists(dst + ".index"):
@@ -812,7 +774,7 @@ def rewrite(
                 "kind": "bundle",
                 "file": final,
                 "temp": f"{dst}.part{k:05d}.tempstate{token}",
-                "items": [(s, t, c) for s, t, c, _ in group],
+                "items": group,
                 "metadata": None,
             }
             for k, (final, group) in enumerate(zip(files, groups))
@@ -840,7 +802,7 @@ def rewrite(
             path=dst,
             format="checkpoint",
             files=files,
-            written=dict(plan),
+            written={item.source: item.target for item in plan},
             nbytes=sum(r["nbytes"] for r in results),
             verified=verify,
             tasks=[{k: v for k, v in r.items() if k != "entries"} for r in results],
