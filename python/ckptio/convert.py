@@ -46,16 +46,19 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
 from .casting import cast_array, cast_error
 from .errors import CheckpointError, UnsupportedError, UsageError
-from .planning import PlannedTensor, plan_conversion, transform_for
+from .planning import ConversionOptions, PlannedTensor, plan_conversion, transform_for
 from .reader import Checkpoint, independent_views
 from .reader import open as open_checkpoint
 from .writer import make_parent_directory
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "FORMATS",
@@ -120,17 +123,6 @@ def _opened(src: Source) -> Iterator[Checkpoint]:
         yield ckpt
 
 
-def _layout(layout: Any) -> Any:
-    if layout is None or not isinstance(layout, str):
-        return layout
-    if layout != "torch":
-        raise ValueError(f"unknown layout {layout!r} (known: 'torch')")
-    # Imported here: the layout rules belong to the restore toolkit and are not always needed.
-    from .transforms import TorchLayout
-
-    return TorchLayout()
-
-
 def _apply(transforms: Transforms, name: str, value: np.ndarray) -> np.ndarray:
     fn = transform_for(transforms, name)
     return value if fn is None else np.asarray(fn(value))
@@ -140,7 +132,6 @@ def _stream(
     ckpt: Checkpoint,
     items: list[PlannedTensor],
     *,
-    layout: Any,
     verify: bool,
     progress: Progress | None,
     report: ConversionReport | None = None,
@@ -149,11 +140,8 @@ def _stream(
     laid out and cast, one at a time. With `verify`, each cast's errors go to `report`."""
     for done, item in enumerate(items, 1):
         value = ckpt.get_tensor(item.source, verify=verify)
-        if item.transform is not None:
+        if item.transform is not None:  # (the layout's transposes included)
             value = np.asarray(item.transform(value))
-        if layout is not None:
-            for step in layout.transforms(item.renamed, value.shape):
-                value = step.apply(value)
         if item.cast is not None:
             original, value = value, cast_array(value, item.cast)
             if verify and report is not None:
@@ -280,18 +268,11 @@ def to_safetensors(
     src: Source,
     path: str | os.PathLike[str],
     *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
-    transforms: Transforms = None,
-    layout: Any = None,
-    unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     metadata: Mapping[str, str] | None = None,
     verify: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    **options: Unpack[ConversionOptions],
 ) -> ConversionReport:
     """Write the checkpoint `src` as a safetensors file at `path`.
 
@@ -306,27 +287,13 @@ def to_safetensors(
     module documentation.
     """
     save_file = _require("safetensors.numpy", "safetensors").save_file
-    layout = _layout(layout)
     with _opened(src) as ckpt:
-        items, skipped = plan_conversion(
-            ckpt,
-            _safetensors_supports,
-            "safetensors",
-            select=select,
-            rename=rename,
-            cast=cast,
-            layout=layout,
-            unsupported=unsupported,
-            transforms=transforms,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
-        )
+        items, skipped = plan_conversion(ckpt, _safetensors_supports, "safetensors", **options)
         report = ConversionReport(os.fspath(path), "safetensors", skipped=skipped)
         tensors: dict[str, np.ndarray] = {}
         for item, value in _stream(
             ckpt,
             items,
-            layout=layout,
             verify=verify,
             progress=progress,
             report=report,
@@ -398,18 +365,11 @@ def to_npz(
     src: Source,
     path: str | os.PathLike[str],
     *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
-    transforms: Transforms = None,
-    layout: Any = None,
-    unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     compress: bool = False,
     verify: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    **options: Unpack[ConversionOptions],
 ) -> ConversionReport:
     """Write the checkpoint `src` as a numpy ``.npz`` archive at `path` (`np.load` reads it).
 
@@ -421,20 +381,9 @@ def to_npz(
     """
     import zipfile
 
-    layout = _layout(layout)
     with _opened(src) as ckpt:
         items, skipped = plan_conversion(
-            ckpt,
-            lambda dtype: dtype != np.dtype(object),
-            "npz",
-            select=select,
-            rename=rename,
-            cast=cast,
-            layout=layout,
-            unsupported=unsupported,
-            transforms=transforms,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
+            ckpt, lambda dtype: dtype != np.dtype(object), "npz", **options
         )
         report = ConversionReport(os.fspath(path), "npz", skipped=skipped)
         written: dict[str, tuple[np.dtype, tuple[int, ...], bytes]] = {}
@@ -444,7 +393,6 @@ def to_npz(
                 stream = _stream(
                     ckpt,
                     items,
-                    layout=layout,
                     verify=verify,
                     progress=progress,
                     report=report,
@@ -551,36 +499,12 @@ def as_torch(array: np.ndarray, *, copy: bool = False) -> Any:
 
 
 def _torch_state_dict(
-    src: Source,
-    *,
-    select: Select,
-    rename: Rename,
-    cast: Cast,
-    transforms: Transforms,
-    layout: Any,
-    unsupported: str,
-    allow_lossy_cast: bool,
-    allow_empty: bool,
-    copy: bool,
-    verify: bool,
-    progress: Progress | None,
-    path: str | None,
+    src: Source, copy: bool, verify: bool, progress: Progress | None, path: str | None, options: Any
 ) -> tuple[dict[str, Any], ConversionReport]:
     torch = _require("torch", "torch")
-    layout = _layout(layout)
     with _opened(src) as ckpt:
         items, skipped = plan_conversion(
-            ckpt,
-            lambda dtype: _torch_supports(torch, dtype),
-            "PyTorch",
-            select=select,
-            rename=rename,
-            cast=cast,
-            layout=layout,
-            unsupported=unsupported,
-            transforms=transforms,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
+            ckpt, lambda dtype: _torch_supports(torch, dtype), "PyTorch", **options
         )
         report = ConversionReport(path, "pt", skipped=skipped)
         state: dict[str, Any] = {}
@@ -588,7 +512,6 @@ def _torch_state_dict(
             for item, value in _stream(
                 ckpt,
                 items,
-                layout=layout,
                 verify=verify,
                 progress=progress,
                 report=report,
@@ -602,17 +525,10 @@ def _torch_state_dict(
 def to_torch(
     src: Source,
     *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
-    transforms: Transforms = None,
-    layout: Any = None,
-    unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     copy: bool = False,
     verify: bool = False,
     progress: Progress | None = None,
+    **options: Unpack[ConversionOptions],
 ) -> dict[str, Any]:
     """The checkpoint `src` as a PyTorch state dict ``{name: torch.Tensor}``.
 
@@ -627,21 +543,7 @@ def to_torch(
     module documentation; with ``unsupported="skip"`` the tensors left out are simply absent
     (`save_torch` reports them).
     """
-    state, _ = _torch_state_dict(
-        src,
-        select=select,
-        rename=rename,
-        cast=cast,
-        transforms=transforms,
-        layout=layout,
-        unsupported=unsupported,
-        allow_lossy_cast=allow_lossy_cast,
-        allow_empty=allow_empty,
-        copy=copy,
-        verify=verify,
-        progress=progress,
-        path=None,
-    )
+    state, _ = _torch_state_dict(src, copy, verify, progress, None, options)
     return state
 
 
@@ -649,17 +551,10 @@ def save_torch(
     src: Source,
     path: str | os.PathLike[str],
     *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
-    transforms: Transforms = None,
-    layout: Any = None,
-    unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     verify: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    **options: Unpack[ConversionOptions],
 ) -> ConversionReport:
     """Write the checkpoint `src` as a PyTorch file (``torch.save`` of the `to_torch` state
     dict) at `path`; load it with ``torch.load(path, weights_only=True)``.
@@ -668,21 +563,7 @@ def save_torch(
     bytes compared with the source. Options: see the module documentation.
     """
     torch = _require("torch", "torch")
-    state, report = _torch_state_dict(
-        src,
-        select=select,
-        rename=rename,
-        cast=cast,
-        transforms=transforms,
-        layout=layout,
-        unsupported=unsupported,
-        allow_lossy_cast=allow_lossy_cast,
-        allow_empty=allow_empty,
-        copy=False,
-        verify=verify,
-        progress=progress,
-        path=os.fspath(path),
-    )
+    state, report = _torch_state_dict(src, False, verify, progress, os.fspath(path), options)
     with _into_place(path, overwrite) as temp:
         torch.save(state, temp)
         if verify:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, TypedDict, Union
 
 import numpy as np
 
@@ -21,7 +21,11 @@ from .casting import plan_casts
 from .errors import CheckpointError, UnsupportedError
 from .objgraph import OBJECT_GRAPH_KEY
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
+    "ConversionOptions",
     "PlannedTensor",
     "can_copy_raw",
     "check_collisions",
@@ -38,6 +42,19 @@ Rename = Union[Mapping[str, str], Callable[[str], "str | None"], None]
 Cast = Union[str, Mapping[str, str], None]
 Transform = Callable[[np.ndarray], np.ndarray]
 Transforms = Union[Mapping[str, Transform], Callable[[str, np.ndarray], np.ndarray], None]
+
+
+class ConversionOptions(TypedDict, total=False):
+    """The options every converter takes (see `ckptio.convert` for what each does)."""
+
+    select: Select
+    rename: Rename
+    cast: Cast
+    transforms: Transforms
+    layout: Any  # "torch" or a layout object of `ckptio.transforms`
+    unsupported: str  # "raise" (the default) or "skip"
+    allow_lossy_cast: bool
+    allow_empty: bool
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,33 @@ def transform_for(transforms: Transforms, name: str) -> Transform | None:
     return transforms.get(name)
 
 
+def _layout(layout: Any) -> Any:
+    if layout is None or not isinstance(layout, str):
+        return layout
+    if layout != "torch":
+        raise ValueError(f"unknown layout {layout!r} (known: 'torch')")
+    # Imported here: the layout rules belong to the restore toolkit and are not always needed.
+    from .transforms import TorchLayout
+
+    return TorchLayout()
+
+
+def _laid_out(fn: Transform | None, layout: Any, renamed: str) -> Transform | None:
+    """`fn` followed by the layout's steps for the tensor named `renamed` (the steps depend on
+    the shape `fn` gives)."""
+    if layout is None:
+        return fn
+
+    def apply(value: np.ndarray) -> np.ndarray:
+        if fn is not None:
+            value = np.asarray(fn(value))
+        for step in layout.transforms(renamed, value.shape):
+            value = step.apply(value)
+        return value
+
+    return apply
+
+
 def plan_rewrite(
     ckpt: Any,
     dst: str,
@@ -188,23 +232,21 @@ def plan_rewrite(
 
 
 def plan_conversion(
-    ckpt: Any,
-    supports: Callable[[np.dtype], bool],
-    fmt: str,
-    *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
-    transforms: Transforms = None,
-    layout: Any = None,
-    unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
+    ckpt: Any, supports: Callable[[np.dtype], bool], fmt: str, **options: Unpack[ConversionOptions]
 ) -> tuple[list[PlannedTensor], dict[str, str]]:
     """(plan, {source name: why it is skipped}) of a conversion to `fmt`, whose writer
     `supports` some dtypes: unsupported tensors raise `UnsupportedError` unless
     `unsupported="skip"`. Every name the options give must match a written tensor, and
-    something must be written (`UsageError`)."""
+    something must be written (`UsageError`). A layout's renaming and transposes are part of
+    the plan (its transposes in the tensors' `transform`)."""
+    unknown = set(options) - set(ConversionOptions.__annotations__)
+    if unknown:
+        raise TypeError(f"unknown conversion options: {', '.join(sorted(unknown))}")
+    select, rename, cast = options.get("select"), options.get("rename"), options.get("cast")
+    transforms, layout = options.get("transforms"), _layout(options.get("layout"))
+    unsupported = options.get("unsupported", "raise")
+    allow_lossy_cast = options.get("allow_lossy_cast", False)
+    allow_empty = options.get("allow_empty", False)
     if unsupported not in ("raise", "skip"):
         raise ValueError(f"unsupported must be 'raise' or 'skip', not {unsupported!r}")
     skipped: dict[str, str] = {}
@@ -221,7 +263,7 @@ def plan_conversion(
             refused[name] = f"dtype {dtype.name} cannot be stored in {fmt}"
         else:
             target = layout.rename(renamed) if layout is not None else renamed
-            fn = transform_for(transforms, name)
+            fn = _laid_out(transform_for(transforms, name), layout, renamed)
             plan.append(PlannedTensor(name, target, casts.get(name), fn, False, renamed))
     if refused and unsupported == "raise":
         first = next(iter(refused))
