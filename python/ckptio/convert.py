@@ -134,17 +134,18 @@ def _stream(
     *,
     verify: bool,
     progress: Progress | None,
-    report: ConversionReport | None = None,
+    report: ConversionReport,
 ) -> Iterator[tuple[PlannedTensor, np.ndarray]]:
     """(item, array) for each planned tensor: read (zero-copy where possible), transformed,
-    laid out and cast, one at a time. With `verify`, each cast's errors go to `report`."""
+    laid out and cast, one at a time; once the caller has stored it, it is counted in
+    `report`. With `verify`, each cast's errors go to `report` too."""
     for done, item in enumerate(items, 1):
         value = ckpt.get_tensor(item.source, verify=verify)
         if item.transform is not None:  # (the layout's transposes included)
             value = np.asarray(item.transform(value))
         if item.cast is not None:
             original, value = value, cast_array(value, item.cast)
-            if verify and report is not None:
+            if verify:
                 worst_abs, worst_rel = cast_error(original, value)
                 report.cast_errors[item.source] = {
                     "from": original.dtype.name,
@@ -154,6 +155,8 @@ def _stream(
                 }
             del original
         yield item, value
+        report.written[item.source] = item.target
+        report.nbytes += value.nbytes
         if progress is not None:
             progress(done, len(items), item.source)
 
@@ -291,16 +294,8 @@ def to_safetensors(
         items, skipped = plan_conversion(ckpt, _safetensors_supports, "safetensors", **options)
         report = ConversionReport(os.fspath(path), "safetensors", skipped=skipped)
         tensors: dict[str, np.ndarray] = {}
-        for item, value in _stream(
-            ckpt,
-            items,
-            verify=verify,
-            progress=progress,
-            report=report,
-        ):
+        for item, value in _stream(ckpt, items, verify=verify, progress=progress, report=report):
             tensors[item.target] = _contiguous(value)
-            report.written[item.source] = item.target
-            report.nbytes += value.nbytes
         with _into_place(path, overwrite) as temp:
             save_file(tensors, temp, metadata=dict(metadata) if metadata else None)
             if verify:
@@ -390,21 +385,13 @@ def to_npz(
         mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
         with _into_place(path, overwrite) as temp:
             with zipfile.ZipFile(temp, "w", compression=mode, allowZip64=True) as archive:
-                stream = _stream(
-                    ckpt,
-                    items,
-                    verify=verify,
-                    progress=progress,
-                    report=report,
-                )
+                stream = _stream(ckpt, items, verify=verify, progress=progress, report=report)
                 for item, value in stream:
                     # force_zip64: the member size is not known before it is written.
                     with archive.open(item.target + ".npy", "w", force_zip64=True) as member:
                         np.lib.format.write_array(member, _npy_storable(value), allow_pickle=False)
                     if verify:
                         written[item.target] = (value.dtype, value.shape, _digest(value))
-                    report.written[item.source] = item.target
-                    report.nbytes += value.nbytes
             if verify:
                 _verify_npz(temp, written, report.path)
                 report.verified = True
@@ -510,15 +497,9 @@ def _torch_state_dict(
         state: dict[str, Any] = {}
         with independent_views(ckpt):  # this state dict's memory is its own
             for item, value in _stream(
-                ckpt,
-                items,
-                verify=verify,
-                progress=progress,
-                report=report,
+                ckpt, items, verify=verify, progress=progress, report=report
             ):
                 state[item.target] = _tensor(torch, value, copy)
-                report.written[item.source] = item.target
-                report.nbytes += value.nbytes
     return state, report
 
 

@@ -43,28 +43,56 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import _core
 from .casting import cast_array
 from .convert import SAFETENSORS_CODES, verify_safetensors_file
 from .errors import CheckpointError
 from .paths import is_url
-from .planning import PlannedTensor, plan_conversion, plan_rewrite
+from .planning import PlannedTensor, PlanOptions, RewriteOptions, plan_conversion, plan_rewrite
 from .reader import Checkpoint
 from .reader import open as open_checkpoint
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = ["ShardedReport", "convert", "rewrite", "to_safetensors"]
 
-Select = Union[Callable[[str], bool], Iterable[str], None]
-Rename = Union[Mapping[str, str], Callable[[str], "str | None"], None]
 Progress = Callable[[int, int, str], None]
 
 INDEX_JSON = "model.safetensors.index.json"
 _DEFAULT_SHARD = 5 * 10**9  # Hugging Face's default max_shard_size ("5GB")
+
+
+class EngineOptions(TypedDict, total=False):
+    """How the work is run, for every function here (see `to_safetensors`)."""
+
+    client: Any
+    max_workers: int | None
+    max_shard_bytes: int
+    verify: bool
+    storage_options: Mapping[str, Any] | None
+    output_storage_options: Mapping[str, Any] | None
+    progress: Progress | None
+    measure_memory: bool
+
+
+class _SafetensorsOptions(EngineOptions, PlanOptions, total=False):
+    pass
+
+
+class _RewriteOptions(EngineOptions, RewriteOptions, total=False):
+    pass
+
+
+def _engine_options(options: Mapping[str, Any]) -> tuple[EngineOptions, dict[str, Any]]:
+    """(the engine's options, the planning options) of a public function's `options`."""
+    engine: Any = {k: v for k, v in options.items() if k in EngineOptions.__annotations__}
+    return engine, {k: v for k, v in options.items() if k not in engine}
 
 
 @dataclass
@@ -242,15 +270,11 @@ def _engine(client: Any, max_workers: int | None) -> tuple[Executor, bool]:
     raise TypeError(f"client must be a dask Client or an Executor, not {type(client).__name__}")
 
 
-def _run(
-    jobs: list[dict[str, Any]],
-    client: Any,
-    max_workers: int | None,
-    progress: Progress | None,
-) -> list[dict[str, Any]]:
+def _run(jobs: list[dict[str, Any]], engine: EngineOptions) -> list[dict[str, Any]]:
     """Submit every job, then collect the results in order (the first error is raised after
     cancelling what has not started)."""
-    executor, owned = _engine(client, max_workers)
+    executor, owned = _engine(engine.get("client"), engine.get("max_workers"))
+    progress = engine.get("progress")
     futures = [executor.submit(_task, job) for job in jobs]
     results = []
     try:
@@ -550,15 +574,9 @@ def _bundle_index(parts: list[list[tuple[str, int, list[int], int, int, int]]]) 
 # --------------------------------------------------------------------------- public API
 
 
-def _jobs_common(
-    ckpt: Checkpoint,
-    client: Any,
-    storage_options: Mapping[str, Any] | None,
-    out: _Output,
-    verify: bool,
-    measure_memory: bool,
-) -> dict[str, Any]:
-    in_process = client is None
+def _jobs_common(ckpt: Checkpoint, engine: EngineOptions, out: _Output) -> dict[str, Any]:
+    in_process = engine.get("client") is None
+    storage_options = engine.get("storage_options")
     # Workers need no HEAD requests for the source shards' sizes: each takes them from the
     # index it fetches (see ckptio.remote). Sizes the driver already knows are passed on.
     known_sizes = ckpt.shard_sizes() if hasattr(ckpt, "shard_sizes") else {}
@@ -569,8 +587,8 @@ def _jobs_common(
         ),
         "known_sizes": known_sizes,
         "ckpt": ckpt if in_process else None,
-        "verify": verify,
-        "measure_memory": measure_memory,
+        "verify": engine.get("verify", False),
+        "measure_memory": engine.get("measure_memory", False),
         "remote_out": out.remote,
         "out_options": out.storage_options,
     }
@@ -592,22 +610,10 @@ def to_safetensors(
     src: str | os.PathLike[str] | Checkpoint,
     directory: str | os.PathLike[str],
     *,
-    client: Any = None,
-    max_workers: int | None = None,
-    max_shard_bytes: int = _DEFAULT_SHARD,
-    select: Select = None,
-    rename: Rename = None,
-    cast: str | Mapping[str, str] | None = None,
     unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     metadata: Mapping[str, str] | None = None,
-    verify: bool = False,
     overwrite: bool = False,
-    storage_options: Mapping[str, Any] | None = None,
-    output_storage_options: Mapping[str, Any] | None = None,
-    progress: Progress | None = None,
-    measure_memory: bool = False,
+    **options: Unpack[_SafetensorsOptions],
 ) -> ShardedReport:
     """Convert `src` into sharded safetensors in `directory`, one task per output file.
 
@@ -631,22 +637,15 @@ def to_safetensors(
         measure_memory: record each task's peak resident-memory growth (Linux).
     """
     started = time.perf_counter()
+    engine, options = _engine_options(options)
     ckpt, opened = _source_of(src)
-    out = _Output(os.fspath(directory), output_storage_options)
+    out = _Output(os.fspath(directory), engine.get("output_storage_options"))
     try:
         items, skipped = plan_conversion(
-            ckpt,
-            _st_supports,
-            "safetensors",
-            select=select,
-            rename=rename,
-            cast=cast,
-            unsupported=unsupported,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
+            ckpt, _st_supports, "safetensors", unsupported=unsupported, **options
         )
         out.prepare(create=True)  # (after planning: a refused plan leaves no directory behind)
-        groups = _ordered(ckpt, items, max_shard_bytes)
+        groups = _ordered(ckpt, items, engine.get("max_shard_bytes", _DEFAULT_SHARD))
         n = len(groups)
         names = [f"model-{k + 1:05d}-of-{n:05d}.safetensors" for k in range(n)]
         index_path = out.join(INDEX_JSON)
@@ -655,7 +654,7 @@ def to_safetensors(
                 if out.exists(path):
                     raise CheckpointError("file exists (pass overwrite=True to replace it)", path)
         token = uuid.uuid4().hex[:12]
-        common = _jobs_common(ckpt, client, storage_options, out, verify, measure_memory)
+        common = _jobs_common(ckpt, engine, out)
         jobs = []
         for name, group in zip(names, groups):
             final = out.join(name)
@@ -670,7 +669,7 @@ def to_safetensors(
                 }
             )
         try:
-            results = _run(jobs, client, max_workers, progress)
+            results = _run(jobs, engine)
             if not out.remote:
                 for job in jobs:
                     os.replace(job["temp"], job["file"])
@@ -694,7 +693,7 @@ def to_safetensors(
             written={item.source: item.target for group in groups for item in group},
             skipped=skipped,
             nbytes=total,
-            verified=verify,
+            verified=engine.get("verify", False),
             tasks=[{k: v for k, v in r.items() if k != "weights"} for r in results],
         )
     finally:
@@ -708,22 +707,9 @@ def rewrite(
     src: str | os.PathLike[str] | Checkpoint,
     dst: str | os.PathLike[str],
     *,
-    client: Any = None,
-    max_workers: int | None = None,
-    max_shard_bytes: int = _DEFAULT_SHARD,
-    select: Select = None,
-    rename: Rename = None,
-    cast: str | Mapping[str, str] | None = None,
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
-    keep_object_graph: bool = False,
-    verify: bool = False,
     overwrite: bool = False,
     update_state: bool = False,
-    storage_options: Mapping[str, Any] | None = None,
-    output_storage_options: Mapping[str, Any] | None = None,
-    progress: Progress | None = None,
-    measure_memory: bool = False,
+    **options: Unpack[_RewriteOptions],
 ) -> ShardedReport:
     """Write a new TensorBundle checkpoint at `dst` from `src`, one task per data shard.
 
@@ -737,28 +723,20 @@ def rewrite(
     `ckptio.rewrite` cannot copy from.
     """
     started = time.perf_counter()
+    engine, options = _engine_options(options)
     ckpt, opened = _source_of(src)
     dst = os.fspath(dst)
     out = _Output(
         posixpath.dirname(dst) if is_url(dst) else (os.path.dirname(dst) or "."),
-        output_storage_options,
+        engine.get("output_storage_options"),
     )
     try:
         out.prepare()
         if out.remote and update_state:
             raise CheckpointError("update_state is for local checkpoints", file=dst)
-        plan = plan_rewrite(
-            ckpt,
-            dst,
-            select=select,
-            rename=rename,
-            cast=cast,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
-            keep_object_graph=keep_object_graph,
-            overwrite=overwrite,
-        )
-        groups = _ordered(ckpt, plan, max_shard_bytes) if plan else [[]]
+        plan = plan_rewrite(ckpt, dst, overwrite=overwrite, **options)
+        most = engine.get("max_shard_bytes", _DEFAULT_SHARD)
+        groups = _ordered(ckpt, plan, most) if plan else [[]]
         n = len(groups)
         files = [f"{dst}.data-{k:05d}-of-{n:05d}" for k in range(n)]
         if not overwrite and out.exists(dst + ".index"):
@@ -767,7 +745,7 @@ def rewrite(
                 file=dst + ".index",
             )
         token = uuid.uuid4().hex[:12]
-        common = _jobs_common(ckpt, client, storage_options, out, verify, measure_memory)
+        common = _jobs_common(ckpt, engine, out)
         jobs = [
             {
                 **common,
@@ -780,7 +758,7 @@ def rewrite(
             for k, (final, group) in enumerate(zip(files, groups))
         ]
         try:
-            results = _run(jobs, client, max_workers, progress)
+            results = _run(jobs, engine)
             index = _bundle_index([r["entries"] for r in results])
             if not out.remote:
                 for job in jobs:
@@ -804,7 +782,7 @@ def rewrite(
             files=files,
             written={item.source: item.target for item in plan},
             nbytes=sum(r["nbytes"] for r in results),
-            verified=verify,
+            verified=engine.get("verify", False),
             tasks=[{k: v for k, v in r.items() if k != "entries"} for r in results],
         )
     finally:

@@ -26,9 +26,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConversionOptions",
+    "PlanOptions",
     "PlannedTensor",
+    "RewriteOptions",
     "can_copy_raw",
     "check_collisions",
+    "check_options",
     "keeper",
     "plan_conversion",
     "plan_rewrite",
@@ -44,17 +47,36 @@ Transform = Callable[[np.ndarray], np.ndarray]
 Transforms = Union[Mapping[str, Transform], Callable[[str, np.ndarray], np.ndarray], None]
 
 
-class ConversionOptions(TypedDict, total=False):
-    """The options every converter takes (see `ckptio.convert` for what each does)."""
+class PlanOptions(TypedDict, total=False):
+    """Selection, renaming and casts, as every rewrite and conversion takes them (see
+    `ckptio.rewrite`)."""
 
     select: Select
     rename: Rename
     cast: Cast
+    allow_lossy_cast: bool
+    allow_empty: bool
+
+
+class ConversionOptions(PlanOptions, total=False):
+    """The options every converter takes (see `ckptio.convert` for what each does)."""
+
     transforms: Transforms
     layout: Any  # "torch" or a layout object of `ckptio.transforms`
     unsupported: str  # "raise" (the default) or "skip"
-    allow_lossy_cast: bool
-    allow_empty: bool
+
+
+class RewriteOptions(PlanOptions, total=False):
+    """The planning options of `ckptio.rewrite` and `ckptio.distributed.rewrite`."""
+
+    keep_object_graph: bool
+
+
+def check_options(options: Mapping[str, Any], known: Any) -> None:
+    """Raise TypeError for keys of `options` that the TypedDict `known` does not declare."""
+    unknown = set(options) - set(known.__annotations__)
+    if unknown:
+        raise TypeError(f"unknown options: {', '.join(sorted(unknown))}")
 
 
 @dataclass(frozen=True)
@@ -200,16 +222,16 @@ def plan_rewrite(
     ckpt: Any,
     dst: str,
     *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
     transforms: Mapping[str, Transform] | None = None,
-    keep_object_graph: bool = False,
     overwrite: bool = False,
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
+    **options: Unpack[RewriteOptions],
 ) -> list[PlannedTensor]:
     """The plan of `ckptio.rewrite` (see there for the options) of `ckpt` into `dst`."""
+    check_options(options, RewriteOptions)
+    select, rename, cast = options.get("select"), options.get("rename"), options.get("cast")
+    allow_lossy_cast = options.get("allow_lossy_cast", False)
+    allow_empty = options.get("allow_empty", False)
+    keep_object_graph = options.get("keep_object_graph", False)
     if os.path.abspath(dst) == os.path.abspath(ckpt.path) and not overwrite:
         raise CheckpointError("refusing to rewrite a checkpoint onto itself", file=dst)
     chosen, _ = _choose(ckpt, select, rename, transforms)
@@ -239,9 +261,7 @@ def plan_conversion(
     `unsupported="skip"`. Every name the options give must match a written tensor, and
     something must be written (`UsageError`). A layout's renaming and transposes are part of
     the plan (its transposes in the tensors' `transform`)."""
-    unknown = set(options) - set(ConversionOptions.__annotations__)
-    if unknown:
-        raise TypeError(f"unknown conversion options: {', '.join(sorted(unknown))}")
+    check_options(options, ConversionOptions)
     select, rename, cast = options.get("select"), options.get("rename"), options.get("cast")
     transforms, layout = options.get("transforms"), _layout(options.get("layout"))
     unsupported = options.get("unsupported", "raise")

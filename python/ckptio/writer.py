@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from ._names import check_rename, require_some
 from .casting import cast_array
 from .errors import CheckpointError
 from .paths import read_checkpoint_state
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "BundleWriter",
@@ -252,17 +255,12 @@ def rewrite(
     src: Any,
     dst: str | os.PathLike[str],
     *,
-    select: Callable[[str], bool] | Iterable[str] | None = None,
-    rename: Rename | None = None,
-    cast: Mapping[str, str] | str | None = None,
     transforms: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
-    keep_object_graph: bool = False,
     overwrite: bool = False,
     update_state: bool = False,
     dry_run: bool = False,
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
+    **options: Unpack[planning.RewriteOptions],
 ) -> RewritePlan:
     """Write a new checkpoint at `dst` from `src` (a path or an open Checkpoint).
 
@@ -294,16 +292,7 @@ def rewrite(
     ckpt = src if isinstance(src, Checkpoint) else open_checkpoint(src)
     dst = os.fspath(dst)
     planned = planning.plan_rewrite(
-        ckpt,
-        dst,
-        select=select,
-        rename=rename,
-        cast=cast,
-        transforms=transforms,
-        keep_object_graph=keep_object_graph,
-        overwrite=overwrite,
-        allow_lossy_cast=allow_lossy_cast,
-        allow_empty=allow_empty,
+        ckpt, dst, transforms=transforms, overwrite=overwrite, **options
     )
     plan = RewritePlan((item.source, item.target) for item in planned)
     plan.casts = {
