@@ -35,6 +35,7 @@ place (index last) once every task has succeeded; a failure removes what was wri
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -244,11 +245,16 @@ def _ordered(ckpt: Checkpoint, plan: list[PlannedTensor], most: int) -> list[lis
     return _cut(plan, {item.source: _out_nbytes(ckpt, item) for item in plan}, most)
 
 
-def _source_of(src: Any) -> tuple[Checkpoint, bool]:
+@contextlib.contextmanager
+def _source(src: Any) -> Iterator[Checkpoint]:
+    """The checkpoint `src` names, closed afterwards if opened here."""
     if isinstance(src, Checkpoint):
-        return src, False
+        yield src
+        return
     if isinstance(src, (str, os.PathLike)):
-        return open_checkpoint(src), True
+        with open_checkpoint(src) as ckpt:
+            yield ckpt
+        return
     raise TypeError(
         "distributed conversion reads a checkpoint path, URL or Checkpoint (workers reopen it "
         f"by path), not {type(src).__name__}"
@@ -606,6 +612,30 @@ def _stored_keys(ckpt: Checkpoint) -> list[str]:
     return keys
 
 
+def _report(
+    path: str,
+    fmt: str,
+    files: list[str],
+    written: dict[str, str],
+    results: list[dict[str, Any]],
+    engine: EngineOptions,
+    started: float,
+    skipped: dict[str, str] | None = None,
+) -> ShardedReport:
+    """The report of a finished run; each task's own entry without the index data it sent."""
+    return ShardedReport(
+        path=path,
+        format=fmt,
+        files=files,
+        written=written,
+        skipped=skipped or {},
+        seconds=time.perf_counter() - started,
+        nbytes=sum(r["nbytes"] for r in results),
+        verified=engine.get("verify", False),
+        tasks=[{k: v for k, v in r.items() if k not in ("weights", "entries")} for r in results],
+    )
+
+
 def to_safetensors(
     src: str | os.PathLike[str] | Checkpoint,
     directory: str | os.PathLike[str],
@@ -638,9 +668,8 @@ def to_safetensors(
     """
     started = time.perf_counter()
     engine, options = _engine_options(options)
-    ckpt, opened = _source_of(src)
     out = _Output(os.fspath(directory), engine.get("output_storage_options"))
-    try:
+    with _source(src) as ckpt:
         items, skipped = plan_conversion(
             ckpt, _st_supports, "safetensors", unsupported=unsupported, **options
         )
@@ -686,21 +715,9 @@ def to_safetensors(
         total = sum(r["nbytes"] for r in results)
         manifest = {"metadata": {"total_size": total}, "weight_map": weight_map}
         out.put_bytes(index_path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
-        report = ShardedReport(
-            path=index_path,
-            format="safetensors",
-            files=[out.join(name) for name in names],
-            written={item.source: item.target for group in groups for item in group},
-            skipped=skipped,
-            nbytes=total,
-            verified=engine.get("verify", False),
-            tasks=[{k: v for k, v in r.items() if k != "weights"} for r in results],
-        )
-    finally:
-        if opened:
-            ckpt.close()
-    report.seconds = time.perf_counter() - started
-    return report
+        written = {item.source: item.target for group in groups for item in group}
+        files = [out.join(name) for name in names]
+        return _report(index_path, "safetensors", files, written, results, engine, started, skipped)
 
 
 def rewrite(
@@ -724,13 +741,12 @@ def rewrite(
     """
     started = time.perf_counter()
     engine, options = _engine_options(options)
-    ckpt, opened = _source_of(src)
     dst = os.fspath(dst)
     out = _Output(
         posixpath.dirname(dst) if is_url(dst) else (os.path.dirname(dst) or "."),
         engine.get("output_storage_options"),
     )
-    try:
+    with _source(src) as ckpt:
         out.prepare()
         if out.remote and update_state:
             raise CheckpointError("update_state is for local checkpoints", file=dst)
@@ -776,20 +792,8 @@ def rewrite(
             from .writer import update_checkpoint_state
 
             update_checkpoint_state(dst)
-        report = ShardedReport(
-            path=dst,
-            format="checkpoint",
-            files=files,
-            written={item.source: item.target for item in plan},
-            nbytes=sum(r["nbytes"] for r in results),
-            verified=engine.get("verify", False),
-            tasks=[{k: v for k, v in r.items() if k != "entries"} for r in results],
-        )
-    finally:
-        if opened:
-            ckpt.close()
-    report.seconds = time.perf_counter() - started
-    return report
+        written = {item.source: item.target for item in plan}
+        return _report(dst, "checkpoint", files, written, results, engine, started)
 
 
 def convert(
