@@ -55,6 +55,7 @@ from .errors import CheckpointError, UnsupportedError, UsageError
 from .planning import ConversionOptions, PlannedTensor, plan_conversion, transform_for
 from .reader import Checkpoint, independent_views
 from .reader import open as open_checkpoint
+from .safetensors_file import SAFETENSORS_CODES, digest, verify_file
 from .writer import make_parent_directory
 
 if TYPE_CHECKING:
@@ -228,28 +229,6 @@ def _verify_failed(path: str, name: str | None, what: str) -> CheckpointError:
 
 # --------------------------------------------------------------------------- safetensors
 
-# numpy (ml_dtypes) dtype name -> safetensors dtype code (verification read-back here, and the
-# streaming writer in distributed.py).
-SAFETENSORS_CODES = {
-    "bool": "BOOL",
-    "uint8": "U8",
-    "int8": "I8",
-    "uint16": "U16",
-    "int16": "I16",
-    "uint32": "U32",
-    "int32": "I32",
-    "uint64": "U64",
-    "int64": "I64",
-    "float16": "F16",
-    "bfloat16": "BF16",
-    "float32": "F32",
-    "float64": "F64",
-    "complex64": "C64",
-    "float8_e4m3fn": "F8_E4M3",
-    "float8_e5m2": "F8_E5M2",
-    "float8_e4m3fnuz": "F8_E4M3FNUZ",
-    "float8_e5m2fnuz": "F8_E5M2FNUZ",
-}
 _SAFETENSORS_ACCEPTS: dict[np.dtype, bool] = {}
 
 
@@ -304,53 +283,12 @@ def to_safetensors(
     return report
 
 
-def verify_safetensors_file(
-    path: str,
-    shown: str,
-    expected: Mapping[str, tuple[str, tuple[int, ...]]],
-    same_bytes: Callable[[str, memoryview], bool],
-    metadata: Mapping[str, str] | None = None,
-) -> None:
-    """Read back a written safetensors file: exactly the tensors of `expected` ({name: (dtype
-    code, shape)}), each with `same_bytes(name, stored bytes)` true, and `metadata` when given.
-    Raises CheckpointError naming `shown` and the tensor on the first difference."""
-    import json
-    import mmap
-    import struct
-
-    with open(path, "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(length))
-        start = 8 + length
-        if set(header) - {"__metadata__"} != set(expected):
-            raise _verify_failed(shown, None, "the set of tensor names")
-        if metadata is not None and (header.get("__metadata__") or {}) != dict(metadata):
-            raise _verify_failed(shown, None, "the metadata")
-        for name, (code, shape) in expected.items():
-            if header[name]["dtype"] != code or tuple(header[name]["shape"]) != tuple(shape):
-                raise _verify_failed(shown, name, "dtype or shape")
-        if not expected:
-            return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                for name in expected:
-                    begin, end = header[name]["data_offsets"]
-                    if not same_bytes(name, view[start + begin : start + end]):
-                        raise _verify_failed(shown, name, "the stored bytes")
-            finally:
-                view.release()
-
-
 def _verify_safetensors(path: str, tensors: Mapping[str, np.ndarray], shown: str | None) -> None:
-    expected = {}
-    for name, value in tensors.items():
-        expected[name] = (SAFETENSORS_CODES.get(value.dtype.name, ""), value.shape)
-
-    def same_bytes(name: str, stored: memoryview) -> bool:
-        return _same_bits(np.frombuffer(stored, np.uint8), _bits(tensors[name]))
-
-    verify_safetensors_file(path, shown or path, expected, same_bytes)
+    expected = {
+        name: (SAFETENSORS_CODES.get(value.dtype.name, ""), value.shape, digest(value))
+        for name, value in tensors.items()
+    }
+    verify_file(path, shown or path, expected)
 
 
 # --------------------------------------------------------------------------- npz

@@ -36,11 +36,9 @@ place (index last) once every task has succeeded; a failure removes what was wri
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import posixpath
-import struct
 import threading
 import time
 import uuid
@@ -51,12 +49,12 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import _core
 from .casting import cast_array
-from .convert import SAFETENSORS_CODES, verify_safetensors_file
 from .errors import CheckpointError
 from .paths import is_url
 from .planning import PlannedTensor, PlanOptions, RewriteOptions, plan_conversion, plan_rewrite
 from .reader import Checkpoint
 from .reader import open as open_checkpoint
+from .safetensors_file import SAFETENSORS_CODES, StreamingWriter
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -407,92 +405,41 @@ def _finish_file(job: Mapping[str, Any], local: str) -> None:
 
 # ---- safetensors, streamed
 
-# numpy (ml_dtypes) dtype name -> safetensors dtype code: the table convert.py writes with.
-_ST_CODES = SAFETENSORS_CODES
-
 
 def _st_supports(dtype: Any) -> bool:
-    return getattr(dtype, "name", None) in _ST_CODES
-
-
-def _bytes_of(value: Any) -> Any:
-    import numpy as np
-
-    if not value.flags.c_contiguous:
-        value = value.copy(order="C")
-    return value.reshape(-1).view(np.uint8)
+    return getattr(dtype, "name", None) in SAFETENSORS_CODES
 
 
 def _write_safetensors_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, Any]:
     """Header first (from the index: dtypes and shapes are known before any data is read),
     then every tensor's bytes as it arrives; one tensor in memory at a time."""
     dtypes, shapes = ckpt.dtypes(), ckpt.shapes()
-    header: dict[str, Any] = {}
-    if job["metadata"]:
-        header["__metadata__"] = dict(job["metadata"])
-    offset = 0
-    layout = []
-    for item in job["items"]:
-        source, target = item.source, item.target
-        dtype = item.cast if item.cast is not None else dtypes[source]
-        shape = shapes[source]
-        n = 1
-        for d in shape:
-            n *= d
-        nbytes = n * dtype.itemsize
-        header[target] = {
-            "dtype": _ST_CODES[dtype.name],
-            "shape": list(shape),
-            "data_offsets": [offset, offset + nbytes],
-        }
-        layout.append((source, target, dtype, nbytes))
-        offset += nbytes
-    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    head += b" " * (-len(head) % 8)  # data starts 8-byte aligned, as the library writes it
+    items = {item.source: item for item in job["items"]}
+    entries = [
+        (item.target, dtypes[item.source] if item.cast is None else item.cast, shapes[item.source])
+        for item in items.values()
+    ]
     local = _local_target(job)
-    digests = {}
     try:
         with open(local, "wb") as f:
-            f.write(struct.pack("<Q", len(head)))
-            f.write(head)
-            names = [source for source, _, _, _ in layout]
-            for (source, value), (_, target, dtype, nbytes) in zip(
-                _tensors(ckpt, names, job["verify"]), layout
-            ):
-                if value.dtype != dtype:
-                    value = cast_array(value, dtype)
-                data = _bytes_of(value)
-                if data.size != nbytes:
-                    raise CheckpointError(
-                        f"read {data.size} bytes, expected {nbytes}", file=ckpt.path, key=source
-                    )
-                f.write(data.data)
-                if job["verify"]:
-                    digests[target] = hashlib.blake2b(data.data, digest_size=16).digest()
-                del value, data
+            writer = StreamingWriter(f, entries, job["metadata"], keep_digests=job["verify"])
+            for source, value in _tensors(ckpt, list(items), job["verify"]):
+                item = items[source]
+                if item.cast is not None and value.dtype != item.cast:
+                    value = cast_array(value, item.cast)
+                try:
+                    writer.write(item.target, value)
+                except ValueError as exc:
+                    raise CheckpointError(f"read {exc}", file=ckpt.path, key=source) from None
+                del value
         if job["verify"]:
-            _verify_safetensors_file(local, header, digests, job["file"])
+            writer.verify(local, job["file"])
         _finish_file(job, local)
     except BaseException:
         if os.path.exists(local):
             os.remove(local)
         raise
-    return {"nbytes": offset, "weights": [target for _, target, _, _ in layout]}
-
-
-def _verify_safetensors_file(
-    path: str, header: Mapping[str, Any], digests: Mapping[str, bytes], shown: str
-) -> None:
-    expected = {
-        name: (entry["dtype"], tuple(entry["shape"]))
-        for name, entry in header.items()
-        if name != "__metadata__"
-    }
-
-    def same_bytes(name: str, stored: memoryview) -> bool:
-        return hashlib.blake2b(stored, digest_size=16).digest() == digests[name]
-
-    verify_safetensors_file(path, shown, expected, same_bytes, header.get("__metadata__", {}))
+    return {"nbytes": writer.nbytes, "weights": [target for target, _, _ in entries]}
 
 
 # ---- TensorBundle parts
