@@ -1426,6 +1426,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"ckptio: error: {self.prog}: {message} (see '{self.prog} --help')\n")
 
 
+# On/off options shared by several commands: flag -> help.
+_SWITCHES = {
+    "--allow-lossy-cast": "cast even where values can be lost (float to int saturates and "
+    "truncates)",
+    "--allow-empty": "write the output even when no tensor is selected (else an error)",
+    "--overwrite": "replace an existing output",
+    "--skip-unsupported": "leave out tensors the format cannot hold (strings...) instead of "
+    "failing",
+    "--compress": "deflate .npz members",
+    "--verify": "read the output back and compare; report each cast tensor's largest errors",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ckptio",
@@ -1469,6 +1482,11 @@ def _parser() -> argparse.ArgumentParser:
             "in the object graph instead of the keys (--include/--exclude match these names)",
         )
 
+    def switches(sub: argparse.ArgumentParser, *flags: str) -> None:
+        """On/off options, with their help from `_SWITCHES`."""
+        for flag in flags:
+            sub.add_argument(flag, action="store_true", help=_SWITCHES[flag])
+
     def renames(sub: argparse.ArgumentParser) -> None:
         scopes(sub)
         sub.add_argument(
@@ -1485,17 +1503,7 @@ def _parser() -> argparse.ArgumentParser:
             help="store floating tensors as DTYPE (e.g. bfloat16); casts that could lose "
             "values (to an integer type...) are refused without --allow-lossy-cast",
         )
-        sub.add_argument(
-            "--allow-lossy-cast",
-            action="store_true",
-            help="cast even where values can be lost (float to int saturates and truncates)",
-        )
-        sub.add_argument(
-            "--allow-empty",
-            action="store_true",
-            help="write the output even when no tensor is selected (else an error)",
-        )
-        sub.add_argument("--overwrite", action="store_true", help="replace an existing output")
+        switches(sub, "--allow-lossy-cast", "--allow-empty", "--overwrite")
 
     sub = command("ls", cmd_ls, "list tensors: name, dtype, shape, size, and totals")
     sub.add_argument("path", metavar="CKPT")
@@ -1620,17 +1628,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RE=STEPS",
         help="layout steps (transpose,squeeze) for names matching RE (repeatable)",
     )
-    sub.add_argument(
-        "--skip-unsupported",
-        action="store_true",
-        help="leave out tensors the format cannot hold (strings...) instead of failing",
-    )
-    sub.add_argument("--compress", action="store_true", help="deflate .npz members")
-    sub.add_argument(
-        "--verify",
-        action="store_true",
-        help="read the output back and compare; report each cast tensor's largest errors",
-    )
+    switches(sub, "--skip-unsupported", "--compress", "--verify")
 
     sub = command("rewrite", cmd_rewrite, "write a renamed, filtered or cast copy (V2 bundle)")
     sub.add_argument("src", metavar="SRC")

@@ -46,17 +46,20 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from ._names import check_keys, check_rename, require_some
-from .casting import cast_array, cast_error, plan_casts
+from .casting import cast_array, cast_error
 from .errors import CheckpointError, UnsupportedError, UsageError
-from .objgraph import OBJECT_GRAPH_KEY
+from .planning import ConversionOptions, PlannedTensor, plan_conversion, transform_for
 from .reader import Checkpoint, independent_views
 from .reader import open as open_checkpoint
-from .writer import _renamer, make_parent_directory
+from .safetensors_file import SAFETENSORS_CODES, digest, verify_file
+from .writer import make_parent_directory
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "FORMATS",
@@ -110,14 +113,6 @@ class ConversionReport:
 # --------------------------------------------------------------------------- the shared pipeline
 
 
-@dataclass(frozen=True)
-class _Item:
-    source: str
-    target: str
-    cast: np.dtype | None
-    renamed: str  # after `rename`, before the layout's renaming: what layout rules look at
-
-
 @contextlib.contextmanager
 def _opened(src: Source) -> Iterator[Checkpoint]:
     """The checkpoint `src` names; closed afterwards only if we opened it. An open checkpoint,
@@ -129,131 +124,29 @@ def _opened(src: Source) -> Iterator[Checkpoint]:
         yield ckpt
 
 
-def _layout(layout: Any) -> Any:
-    if layout is None or not isinstance(layout, str):
-        return layout
-    if layout != "torch":
-        raise ValueError(f"unknown layout {layout!r} (known: 'torch')")
-    # Imported here: the layout rules belong to the restore toolkit and are not always needed.
-    from .transforms import TorchLayout
-
-    return TorchLayout()
-
-
-def _keep(select: Select) -> Callable[[str], bool]:
-    if select is None:
-        return lambda name: True
-    if callable(select):
-        return select
-    chosen = set(select)
-    return chosen.__contains__
-
-
-def _plan(
-    ckpt: Checkpoint,
-    supports: Callable[[np.dtype], bool],
-    fmt: str,
-    *,
-    select: Select,
-    rename: Rename,
-    cast: Cast,
-    layout: Any,
-    unsupported: str,
-    transforms: Transforms = None,
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
-) -> tuple[list[_Item], dict[str, str]]:
-    """Which tensors go where, and which are skipped (raising for unsupported ones unless
-    `unsupported="skip"`), decided from the index before any data is read. Every name the
-    options give must match a written tensor, and something must be written (`UsageError`)."""
-    if unsupported not in ("raise", "skip"):
-        raise ValueError(f"unsupported must be 'raise' or 'skip', not {unsupported!r}")
-    keep, new_name = _keep(select), _renamer(rename)
-    dtypes = ckpt.dtypes()
-    skipped: dict[str, str] = {}
-    chosen: dict[str, str] = {}
-    kept: list[str] = []
-    for name in ckpt:
-        if name == OBJECT_GRAPH_KEY:
-            skipped[name] = "TF2 object graph (checkpoint metadata, not a tensor)"
-            continue
-        if not keep(name):
-            continue
-        kept.append(name)
-        target = new_name(name)
-        if target is None:
-            continue
-        chosen[name] = target
-    check_rename(rename, kept, dtypes, ckpt.path)
-    if isinstance(transforms, Mapping):
-        check_keys(transforms, chosen, dtypes, "transforms key", ckpt.path)
-    casts = plan_casts(cast, dtypes, chosen, allow_lossy=allow_lossy_cast, file=ckpt.path)
-    items, refused = [], {}
-    for name, renamed in chosen.items():
-        dtype = casts.get(name, dtypes[name])
-        if isinstance(dtype, str):  # "string", "variant", "resource"
-            refused[name] = f"{dtype} tensors cannot be stored in {fmt}"
-        elif not supports(dtype):
-            refused[name] = f"dtype {dtype.name} cannot be stored in {fmt}"
-        else:
-            target = layout.rename(renamed) if layout is not None else renamed
-            items.append(_Item(name, target, casts.get(name), renamed))
-    if refused and unsupported == "raise":
-        first = next(iter(refused))
-        shown = [f"{n!r} ({why.split(' cannot')[0]})" for n, why in list(refused.items())[:10]]
-        more = f" and {len(refused) - 10} more" if len(refused) > 10 else ""
-        listed = ", ".join(shown) + more
-        raise UnsupportedError(
-            f"{len(refused)} tensor(s) cannot be stored in {fmt}: {listed}; select them out "
-            "or pass unsupported='skip' to leave them out",
-            file=ckpt.path,
-            key=first,
-        )
-    skipped.update(refused)
-    seen: dict[str, str] = {}
-    for item in items:
-        if item.target in seen:
-            raise CheckpointError(
-                f"both {seen[item.target]!r} and {item.source!r} would be written as "
-                f"{item.target!r}",
-                file=ckpt.path,
-                key=item.target,
-            )
-        seen[item.target] = item.source
-    require_some(len(items), allow_empty, ckpt.path)
-    return items, skipped
-
-
 def _apply(transforms: Transforms, name: str, value: np.ndarray) -> np.ndarray:
-    if transforms is None:
-        return value
-    if callable(transforms):
-        return np.asarray(transforms(name, value))
-    fn = transforms.get(name)
+    fn = transform_for(transforms, name)
     return value if fn is None else np.asarray(fn(value))
 
 
 def _stream(
     ckpt: Checkpoint,
-    items: list[_Item],
+    items: list[PlannedTensor],
     *,
-    transforms: Transforms,
-    layout: Any,
     verify: bool,
     progress: Progress | None,
-    report: ConversionReport | None = None,
-) -> Iterator[tuple[_Item, np.ndarray]]:
+    report: ConversionReport,
+) -> Iterator[tuple[PlannedTensor, np.ndarray]]:
     """(item, array) for each planned tensor: read (zero-copy where possible), transformed,
-    laid out and cast, one at a time. With `verify`, each cast's errors go to `report`."""
+    laid out and cast, one at a time; once the caller has stored it, it is counted in
+    `report`. With `verify`, each cast's errors go to `report` too."""
     for done, item in enumerate(items, 1):
         value = ckpt.get_tensor(item.source, verify=verify)
-        value = _apply(transforms, item.source, value)
-        if layout is not None:
-            for step in layout.transforms(item.renamed, value.shape):
-                value = step.apply(value)
+        if item.transform is not None:  # (the layout's transposes included)
+            value = np.asarray(item.transform(value))
         if item.cast is not None:
             original, value = value, cast_array(value, item.cast)
-            if verify and report is not None:
+            if verify:
                 worst_abs, worst_rel = cast_error(original, value)
                 report.cast_errors[item.source] = {
                     "from": original.dtype.name,
@@ -263,6 +156,8 @@ def _stream(
                 }
             del original
         yield item, value
+        report.written[item.source] = item.target
+        report.nbytes += value.nbytes
         if progress is not None:
             progress(done, len(items), item.source)
 
@@ -334,28 +229,6 @@ def _verify_failed(path: str, name: str | None, what: str) -> CheckpointError:
 
 # --------------------------------------------------------------------------- safetensors
 
-# numpy (ml_dtypes) dtype name -> safetensors dtype code (verification read-back here, and the
-# streaming writer in distributed.py).
-SAFETENSORS_CODES = {
-    "bool": "BOOL",
-    "uint8": "U8",
-    "int8": "I8",
-    "uint16": "U16",
-    "int16": "I16",
-    "uint32": "U32",
-    "int32": "I32",
-    "uint64": "U64",
-    "int64": "I64",
-    "float16": "F16",
-    "bfloat16": "BF16",
-    "float32": "F32",
-    "float64": "F64",
-    "complex64": "C64",
-    "float8_e4m3fn": "F8_E4M3",
-    "float8_e5m2": "F8_E5M2",
-    "float8_e4m3fnuz": "F8_E4M3FNUZ",
-    "float8_e5m2fnuz": "F8_E5M2FNUZ",
-}
 _SAFETENSORS_ACCEPTS: dict[np.dtype, bool] = {}
 
 
@@ -377,18 +250,11 @@ def to_safetensors(
     src: Source,
     path: str | os.PathLike[str],
     *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
-    transforms: Transforms = None,
-    layout: Any = None,
-    unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     metadata: Mapping[str, str] | None = None,
     verify: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    **options: Unpack[ConversionOptions],
 ) -> ConversionReport:
     """Write the checkpoint `src` as a safetensors file at `path`.
 
@@ -403,35 +269,12 @@ def to_safetensors(
     module documentation.
     """
     save_file = _require("safetensors.numpy", "safetensors").save_file
-    layout = _layout(layout)
     with _opened(src) as ckpt:
-        items, skipped = _plan(
-            ckpt,
-            _safetensors_supports,
-            "safetensors",
-            select=select,
-            rename=rename,
-            cast=cast,
-            layout=layout,
-            unsupported=unsupported,
-            transforms=transforms,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
-        )
+        items, skipped = plan_conversion(ckpt, _safetensors_supports, "safetensors", **options)
         report = ConversionReport(os.fspath(path), "safetensors", skipped=skipped)
         tensors: dict[str, np.ndarray] = {}
-        for item, value in _stream(
-            ckpt,
-            items,
-            transforms=transforms,
-            layout=layout,
-            verify=verify,
-            progress=progress,
-            report=report,
-        ):
+        for item, value in _stream(ckpt, items, verify=verify, progress=progress, report=report):
             tensors[item.target] = _contiguous(value)
-            report.written[item.source] = item.target
-            report.nbytes += value.nbytes
         with _into_place(path, overwrite) as temp:
             save_file(tensors, temp, metadata=dict(metadata) if metadata else None)
             if verify:
@@ -440,53 +283,12 @@ def to_safetensors(
     return report
 
 
-def verify_safetensors_file(
-    path: str,
-    shown: str,
-    expected: Mapping[str, tuple[str, tuple[int, ...]]],
-    same_bytes: Callable[[str, memoryview], bool],
-    metadata: Mapping[str, str] | None = None,
-) -> None:
-    """Read back a written safetensors file: exactly the tensors of `expected` ({name: (dtype
-    code, shape)}), each with `same_bytes(name, stored bytes)` true, and `metadata` when given.
-    Raises CheckpointError naming `shown` and the tensor on the first difference."""
-    import json
-    import mmap
-    import struct
-
-    with open(path, "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(length))
-        start = 8 + length
-        if set(header) - {"__metadata__"} != set(expected):
-            raise _verify_failed(shown, None, "the set of tensor names")
-        if metadata is not None and (header.get("__metadata__") or {}) != dict(metadata):
-            raise _verify_failed(shown, None, "the metadata")
-        for name, (code, shape) in expected.items():
-            if header[name]["dtype"] != code or tuple(header[name]["shape"]) != tuple(shape):
-                raise _verify_failed(shown, name, "dtype or shape")
-        if not expected:
-            return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                for name in expected:
-                    begin, end = header[name]["data_offsets"]
-                    if not same_bytes(name, view[start + begin : start + end]):
-                        raise _verify_failed(shown, name, "the stored bytes")
-            finally:
-                view.release()
-
-
 def _verify_safetensors(path: str, tensors: Mapping[str, np.ndarray], shown: str | None) -> None:
-    expected = {}
-    for name, value in tensors.items():
-        expected[name] = (SAFETENSORS_CODES.get(value.dtype.name, ""), value.shape)
-
-    def same_bytes(name: str, stored: memoryview) -> bool:
-        return _same_bits(np.frombuffer(stored, np.uint8), _bits(tensors[name]))
-
-    verify_safetensors_file(path, shown or path, expected, same_bytes)
+    expected = {
+        name: (SAFETENSORS_CODES.get(value.dtype.name, ""), value.shape, digest(value))
+        for name, value in tensors.items()
+    }
+    verify_file(path, shown or path, expected)
 
 
 # --------------------------------------------------------------------------- npz
@@ -496,18 +298,11 @@ def to_npz(
     src: Source,
     path: str | os.PathLike[str],
     *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
-    transforms: Transforms = None,
-    layout: Any = None,
-    unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     compress: bool = False,
     verify: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    **options: Unpack[ConversionOptions],
 ) -> ConversionReport:
     """Write the checkpoint `src` as a numpy ``.npz`` archive at `path` (`np.load` reads it).
 
@@ -519,43 +314,22 @@ def to_npz(
     """
     import zipfile
 
-    layout = _layout(layout)
     with _opened(src) as ckpt:
-        items, skipped = _plan(
-            ckpt,
-            lambda dtype: dtype != np.dtype(object),
-            "npz",
-            select=select,
-            rename=rename,
-            cast=cast,
-            layout=layout,
-            unsupported=unsupported,
-            transforms=transforms,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
+        items, skipped = plan_conversion(
+            ckpt, lambda dtype: dtype != np.dtype(object), "npz", **options
         )
         report = ConversionReport(os.fspath(path), "npz", skipped=skipped)
         written: dict[str, tuple[np.dtype, tuple[int, ...], bytes]] = {}
         mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
         with _into_place(path, overwrite) as temp:
             with zipfile.ZipFile(temp, "w", compression=mode, allowZip64=True) as archive:
-                stream = _stream(
-                    ckpt,
-                    items,
-                    transforms=transforms,
-                    layout=layout,
-                    verify=verify,
-                    progress=progress,
-                    report=report,
-                )
+                stream = _stream(ckpt, items, verify=verify, progress=progress, report=report)
                 for item, value in stream:
                     # force_zip64: the member size is not known before it is written.
                     with archive.open(item.target + ".npy", "w", force_zip64=True) as member:
                         np.lib.format.write_array(member, _npy_storable(value), allow_pickle=False)
                     if verify:
                         written[item.target] = (value.dtype, value.shape, _digest(value))
-                    report.written[item.source] = item.target
-                    report.nbytes += value.nbytes
             if verify:
                 _verify_npz(temp, written, report.path)
                 report.verified = True
@@ -650,69 +424,30 @@ def as_torch(array: np.ndarray, *, copy: bool = False) -> Any:
 
 
 def _torch_state_dict(
-    src: Source,
-    *,
-    select: Select,
-    rename: Rename,
-    cast: Cast,
-    transforms: Transforms,
-    layout: Any,
-    unsupported: str,
-    allow_lossy_cast: bool,
-    allow_empty: bool,
-    copy: bool,
-    verify: bool,
-    progress: Progress | None,
-    path: str | None,
+    src: Source, copy: bool, verify: bool, progress: Progress | None, path: str | None, options: Any
 ) -> tuple[dict[str, Any], ConversionReport]:
     torch = _require("torch", "torch")
-    layout = _layout(layout)
     with _opened(src) as ckpt:
-        items, skipped = _plan(
-            ckpt,
-            lambda dtype: _torch_supports(torch, dtype),
-            "PyTorch",
-            select=select,
-            rename=rename,
-            cast=cast,
-            layout=layout,
-            unsupported=unsupported,
-            transforms=transforms,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
+        items, skipped = plan_conversion(
+            ckpt, lambda dtype: _torch_supports(torch, dtype), "PyTorch", **options
         )
         report = ConversionReport(path, "pt", skipped=skipped)
         state: dict[str, Any] = {}
         with independent_views(ckpt):  # this state dict's memory is its own
             for item, value in _stream(
-                ckpt,
-                items,
-                transforms=transforms,
-                layout=layout,
-                verify=verify,
-                progress=progress,
-                report=report,
+                ckpt, items, verify=verify, progress=progress, report=report
             ):
                 state[item.target] = _tensor(torch, value, copy)
-                report.written[item.source] = item.target
-                report.nbytes += value.nbytes
     return state, report
 
 
 def to_torch(
     src: Source,
     *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
-    transforms: Transforms = None,
-    layout: Any = None,
-    unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     copy: bool = False,
     verify: bool = False,
     progress: Progress | None = None,
+    **options: Unpack[ConversionOptions],
 ) -> dict[str, Any]:
     """The checkpoint `src` as a PyTorch state dict ``{name: torch.Tensor}``.
 
@@ -727,21 +462,7 @@ def to_torch(
     module documentation; with ``unsupported="skip"`` the tensors left out are simply absent
     (`save_torch` reports them).
     """
-    state, _ = _torch_state_dict(
-        src,
-        select=select,
-        rename=rename,
-        cast=cast,
-        transforms=transforms,
-        layout=layout,
-        unsupported=unsupported,
-        allow_lossy_cast=allow_lossy_cast,
-        allow_empty=allow_empty,
-        copy=copy,
-        verify=verify,
-        progress=progress,
-        path=None,
-    )
+    state, _ = _torch_state_dict(src, copy, verify, progress, None, options)
     return state
 
 
@@ -749,17 +470,10 @@ def save_torch(
     src: Source,
     path: str | os.PathLike[str],
     *,
-    select: Select = None,
-    rename: Rename = None,
-    cast: Cast = None,
-    transforms: Transforms = None,
-    layout: Any = None,
-    unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     verify: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    **options: Unpack[ConversionOptions],
 ) -> ConversionReport:
     """Write the checkpoint `src` as a PyTorch file (``torch.save`` of the `to_torch` state
     dict) at `path`; load it with ``torch.load(path, weights_only=True)``.
@@ -768,21 +482,7 @@ def save_torch(
     bytes compared with the source. Options: see the module documentation.
     """
     torch = _require("torch", "torch")
-    state, report = _torch_state_dict(
-        src,
-        select=select,
-        rename=rename,
-        cast=cast,
-        transforms=transforms,
-        layout=layout,
-        unsupported=unsupported,
-        allow_lossy_cast=allow_lossy_cast,
-        allow_empty=allow_empty,
-        copy=False,
-        verify=verify,
-        progress=progress,
-        path=os.fspath(path),
-    )
+    state, report = _torch_state_dict(src, False, verify, progress, os.fspath(path), options)
     with _into_place(path, overwrite) as temp:
         torch.save(state, temp)
         if verify:

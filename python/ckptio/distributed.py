@@ -35,36 +35,63 @@ place (index last) once every task has succeeded; a failure removes what was wri
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
 import posixpath
-import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import _core
-from ._dtypes import enum_for_name, numpy_dtypes
 from .casting import cast_array
-from .convert import SAFETENSORS_CODES, verify_safetensors_file
 from .errors import CheckpointError
 from .paths import is_url
+from .planning import PlannedTensor, PlanOptions, RewriteOptions, plan_conversion, plan_rewrite
 from .reader import Checkpoint
 from .reader import open as open_checkpoint
+from .safetensors_file import SAFETENSORS_CODES, StreamingWriter
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["ShardedReport", "convert", "rewrite", "to_safetensors"]
 
-Select = Union[Callable[[str], bool], Iterable[str], None]
-Rename = Union[Mapping[str, str], Callable[[str], "str | None"], None]
 Progress = Callable[[int, int, str], None]
 
 INDEX_JSON = "model.safetensors.index.json"
 _DEFAULT_SHARD = 5 * 10**9  # Hugging Face's default max_shard_size ("5GB")
+
+
+class EngineOptions(TypedDict, total=False):
+    """How the work is run, for every function here (see `to_safetensors`)."""
+
+    client: Any
+    max_workers: int | None
+    max_shard_bytes: int
+    verify: bool
+    storage_options: Mapping[str, Any] | None
+    output_storage_options: Mapping[str, Any] | None
+    progress: Progress | None
+    measure_memory: bool
+
+
+class _SafetensorsOptions(EngineOptions, PlanOptions, total=False):
+    pass
+
+
+class _RewriteOptions(EngineOptions, RewriteOptions, total=False):
+    pass
+
+
+def _engine_options(options: Mapping[str, Any]) -> tuple[EngineOptions, dict[str, Any]]:
+    """(the engine's options, the planning options) of a public function's `options`."""
+    engine: Any = {k: v for k, v in options.items() if k in EngineOptions.__annotations__}
+    return engine, {k: v for k, v in options.items() if k not in engine}
 
 
 @dataclass
@@ -179,15 +206,6 @@ def _upload(local: str, url: str, storage_options: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------- planning
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One task: tensors (source, target, cast dtype name or None) into one output file."""
-
-    file: str  # final name (local path or URL)
-    items: tuple[tuple[str, str, str | None], ...]
-    nbytes: int
-
-
 def _location(ckpt: Checkpoint, name: str) -> tuple[int, int]:
     """Where a tensor is stored, to read tasks' tensors in file order."""
     info = ckpt.info(name)
@@ -200,33 +218,41 @@ def _location(ckpt: Checkpoint, name: str) -> tuple[int, int]:
         return (1 << 62, 0)
 
 
-def _cut(
-    items: list[tuple[str, str, str | None, int]], max_shard_bytes: int
-) -> list[list[tuple[str, str, str | None, int]]]:
-    """Consecutive groups of at most max_shard_bytes (a larger tensor is a group alone)."""
-    groups: list[list[tuple[str, str, str | None, int]]] = []
+def _cut(items: list[PlannedTensor], sizes: Mapping[str, int], most: int) -> list[list[Any]]:
+    """Consecutive groups of at most `most` bytes (a larger tensor is a group alone)."""
+    groups: list[list[PlannedTensor]] = []
     size = 0
     for item in items:
-        if not groups or (size + item[3] > max_shard_bytes and groups[-1]):
+        if not groups or (size + sizes[item.source] > most and groups[-1]):
             groups.append([])
             size = 0
         groups[-1].append(item)
-        size += item[3]
+        size += sizes[item.source]
     return groups
 
 
-def _out_nbytes(ckpt: Checkpoint, name: str, cast: str | None) -> int:
-    info = ckpt.info(name)
-    if cast is None:
-        return info.nbytes
-    return info.size * numpy_dtypes()[enum_for_name(cast)].itemsize
+def _out_nbytes(ckpt: Checkpoint, item: PlannedTensor) -> int:
+    info = ckpt.info(item.source)
+    return info.nbytes if item.cast is None else info.size * item.cast.itemsize
 
 
-def _source_of(src: Any) -> tuple[Checkpoint, bool]:
+def _ordered(ckpt: Checkpoint, plan: list[PlannedTensor], most: int) -> list[list[Any]]:
+    """The plan in storage order (tasks read their tensors in file order), cut into groups of
+    at most `most` output bytes."""
+    plan = sorted(plan, key=lambda item: _location(ckpt, item.source))
+    return _cut(plan, {item.source: _out_nbytes(ckpt, item) for item in plan}, most)
+
+
+@contextlib.contextmanager
+def _source(src: Any) -> Iterator[Checkpoint]:
+    """The checkpoint `src` names, closed afterwards if opened here."""
     if isinstance(src, Checkpoint):
-        return src, False
+        yield src
+        return
     if isinstance(src, (str, os.PathLike)):
-        return open_checkpoint(src), True
+        with open_checkpoint(src) as ckpt:
+            yield ckpt
+        return
     raise TypeError(
         "distributed conversion reads a checkpoint path, URL or Checkpoint (workers reopen it "
         f"by path), not {type(src).__name__}"
@@ -248,15 +274,11 @@ def _engine(client: Any, max_workers: int | None) -> tuple[Executor, bool]:
     raise TypeError(f"client must be a dask Client or an Executor, not {type(client).__name__}")
 
 
-def _run(
-    jobs: list[dict[str, Any]],
-    client: Any,
-    max_workers: int | None,
-    progress: Progress | None,
-) -> list[dict[str, Any]]:
+def _run(jobs: list[dict[str, Any]], engine: EngineOptions) -> list[dict[str, Any]]:
     """Submit every job, then collect the results in order (the first error is raised after
     cancelling what has not started)."""
-    executor, owned = _engine(client, max_workers)
+    executor, owned = _engine(engine.get("client"), engine.get("max_workers"))
+    progress = engine.get("progress")
     futures = [executor.submit(_task, job) for job in jobs]
     results = []
     try:
@@ -383,92 +405,41 @@ def _finish_file(job: Mapping[str, Any], local: str) -> None:
 
 # ---- safetensors, streamed
 
-# numpy (ml_dtypes) dtype name -> safetensors dtype code: the table convert.py writes with.
-_ST_CODES = SAFETENSORS_CODES
-
 
 def _st_supports(dtype: Any) -> bool:
-    return getattr(dtype, "name", None) in _ST_CODES
-
-
-def _bytes_of(value: Any) -> Any:
-    import numpy as np
-
-    if not value.flags.c_contiguous:
-        value = value.copy(order="C")
-    return value.reshape(-1).view(np.uint8)
+    return getattr(dtype, "name", None) in SAFETENSORS_CODES
 
 
 def _write_safetensors_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, Any]:
     """Header first (from the index: dtypes and shapes are known before any data is read),
     then every tensor's bytes as it arrives; one tensor in memory at a time."""
-    table = numpy_dtypes()
     dtypes, shapes = ckpt.dtypes(), ckpt.shapes()
-    header: dict[str, Any] = {}
-    if job["metadata"]:
-        header["__metadata__"] = dict(job["metadata"])
-    offset = 0
-    layout = []
-    for source, target, cast in job["items"]:
-        dtype = table[enum_for_name(cast)] if cast else dtypes[source]
-        shape = shapes[source]
-        n = 1
-        for d in shape:
-            n *= d
-        nbytes = n * dtype.itemsize
-        header[target] = {
-            "dtype": _ST_CODES[dtype.name],
-            "shape": list(shape),
-            "data_offsets": [offset, offset + nbytes],
-        }
-        layout.append((source, target, dtype, nbytes))
-        offset += nbytes
-    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    head += b" " * (-len(head) % 8)  # data starts 8-byte aligned, as the library writes it
+    items = {item.source: item for item in job["items"]}
+    entries = [
+        (item.target, dtypes[item.source] if item.cast is None else item.cast, shapes[item.source])
+        for item in items.values()
+    ]
     local = _local_target(job)
-    digests = {}
     try:
         with open(local, "wb") as f:
-            f.write(struct.pack("<Q", len(head)))
-            f.write(head)
-            names = [source for source, _, _, _ in layout]
-            for (source, value), (_, target, dtype, nbytes) in zip(
-                _tensors(ckpt, names, job["verify"]), layout
-            ):
-                if value.dtype != dtype:
-                    value = cast_array(value, dtype)
-                data = _bytes_of(value)
-                if data.size != nbytes:
-                    raise CheckpointError(
-                        f"read {data.size} bytes, expected {nbytes}", file=ckpt.path, key=source
-                    )
-                f.write(data.data)
-                if job["verify"]:
-                    digests[target] = hashlib.blake2b(data.data, digest_size=16).digest()
-                del value, data
+            writer = StreamingWriter(f, entries, job["metadata"], keep_digests=job["verify"])
+            for source, value in _tensors(ckpt, list(items), job["verify"]):
+                item = items[source]
+                if item.cast is not None and value.dtype != item.cast:
+                    value = cast_array(value, item.cast)
+                try:
+                    writer.write(item.target, value)
+                except ValueError as exc:
+                    raise CheckpointError(f"read {exc}", file=ckpt.path, key=source) from None
+                del value
         if job["verify"]:
-            _verify_safetensors_file(local, header, digests, job["file"])
+            writer.verify(local, job["file"])
         _finish_file(job, local)
     except BaseException:
         if os.path.exists(local):
             os.remove(local)
         raise
-    return {"nbytes": offset, "weights": [target for _, target, _, _ in layout]}
-
-
-def _verify_safetensors_file(
-    path: str, header: Mapping[str, Any], digests: Mapping[str, bytes], shown: str
-) -> None:
-    expected = {
-        name: (entry["dtype"], tuple(entry["shape"]))
-        for name, entry in header.items()
-        if name != "__metadata__"
-    }
-
-    def same_bytes(name: str, stored: memoryview) -> bool:
-        return hashlib.blake2b(stored, digest_size=16).digest() == digests[name]
-
-    verify_safetensors_file(path, shown, expected, same_bytes, header.get("__metadata__", {}))
+    return {"nbytes": writer.nbytes, "weights": [target for target, _, _ in entries]}
 
 
 # ---- TensorBundle parts
@@ -476,7 +447,7 @@ def _verify_safetensors_file(
 
 def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, Any]:
     """A one-shard bundle of this part's tensors; its entries go into the final index."""
-    from .writer import BundleWriter, can_copy_raw
+    from .writer import BundleWriter
 
     if job["remote_out"]:
         import tempfile
@@ -487,30 +458,24 @@ def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, An
         directory, prefix = None, job["temp"]
     data_file = prefix + ".data-00000-of-00001"
     try:
-        copies = {
-            source
-            for source, _, cast in job["items"]
-            if cast is None and can_copy_raw(ckpt, source)
-        }
         writer = BundleWriter(prefix, overwrite=True)
         with writer:
-            casts = {source: cast for source, _, cast in job["items"]}
-            targets = {source: target for source, target, _ in job["items"]}
-            for source, _, _ in job["items"]:
-                if source in copies:  # the stored bytes and checksum, undecoded
+            for item in job["items"]:
+                if item.raw_copy:  # the stored bytes and checksum, undecoded
                     if job["verify"]:
-                        ckpt.verify(source)
-                    writer.add_copy(targets[source], ckpt, source)
-            rest = [source for source, _, _ in job["items"] if source not in copies]
-            for source, value in _tensors(ckpt, rest, job["verify"]):
-                if casts[source] is not None:
-                    value = cast_array(value, numpy_dtypes()[enum_for_name(casts[source])])
-                writer.add(targets[source], value, dtype=casts[source])
+                        ckpt.verify(item.source)
+                    writer.add_copy(item.target, ckpt, item.source)
+            rest = {item.source: item for item in job["items"] if not item.raw_copy}
+            for source, value in _tensors(ckpt, list(rest), job["verify"]):
+                item = rest[source]
+                if item.cast is not None:
+                    value = cast_array(value, item.cast)
+                writer.add(item.target, value, dtype=None if item.cast is None else item.cast.name)
                 del value
         part = _core.BundleReader(prefix)
         try:
             entries = []
-            for _, target, _ in job["items"]:
+            for target in (item.target for item in job["items"]):
                 d = part.info(target)
                 entries.append(
                     (
@@ -562,15 +527,9 @@ def _bundle_index(parts: list[list[tuple[str, int, list[int], int, int, int]]]) 
 # --------------------------------------------------------------------------- public API
 
 
-def _jobs_common(
-    ckpt: Checkpoint,
-    client: Any,
-    storage_options: Mapping[str, Any] | None,
-    out: _Output,
-    verify: bool,
-    measure_memory: bool,
-) -> dict[str, Any]:
-    in_process = client is None
+def _jobs_common(ckpt: Checkpoint, engine: EngineOptions, out: _Output) -> dict[str, Any]:
+    in_process = engine.get("client") is None
+    storage_options = engine.get("storage_options")
     # Workers need no HEAD requests for the source shards' sizes: each takes them from the
     # index it fetches (see ckptio.remote). Sizes the driver already knows are passed on.
     known_sizes = ckpt.shard_sizes() if hasattr(ckpt, "shard_sizes") else {}
@@ -581,8 +540,8 @@ def _jobs_common(
         ),
         "known_sizes": known_sizes,
         "ckpt": ckpt if in_process else None,
-        "verify": verify,
-        "measure_memory": measure_memory,
+        "verify": engine.get("verify", False),
+        "measure_memory": engine.get("measure_memory", False),
         "remote_out": out.remote,
         "out_options": out.storage_options,
     }
@@ -600,26 +559,38 @@ def _stored_keys(ckpt: Checkpoint) -> list[str]:
     return keys
 
 
+def _report(
+    path: str,
+    fmt: str,
+    files: list[str],
+    written: dict[str, str],
+    results: list[dict[str, Any]],
+    engine: EngineOptions,
+    started: float,
+    skipped: dict[str, str] | None = None,
+) -> ShardedReport:
+    """The report of a finished run; each task's own entry without the index data it sent."""
+    return ShardedReport(
+        path=path,
+        format=fmt,
+        files=files,
+        written=written,
+        skipped=skipped or {},
+        seconds=time.perf_counter() - started,
+        nbytes=sum(r["nbytes"] for r in results),
+        verified=engine.get("verify", False),
+        tasks=[{k: v for k, v in r.items() if k not in ("weights", "entries")} for r in results],
+    )
+
+
 def to_safetensors(
     src: str | os.PathLike[str] | Checkpoint,
     directory: str | os.PathLike[str],
     *,
-    client: Any = None,
-    max_workers: int | None = None,
-    max_shard_bytes: int = _DEFAULT_SHARD,
-    select: Select = None,
-    rename: Rename = None,
-    cast: str | Mapping[str, str] | None = None,
     unsupported: str = "raise",
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     metadata: Mapping[str, str] | None = None,
-    verify: bool = False,
     overwrite: bool = False,
-    storage_options: Mapping[str, Any] | None = None,
-    output_storage_options: Mapping[str, Any] | None = None,
-    progress: Progress | None = None,
-    measure_memory: bool = False,
+    **options: Unpack[_SafetensorsOptions],
 ) -> ShardedReport:
     """Convert `src` into sharded safetensors in `directory`, one task per output file.
 
@@ -642,38 +613,15 @@ def to_safetensors(
         progress: ``fn(done, total, file)`` after each task.
         measure_memory: record each task's peak resident-memory growth (Linux).
     """
-    from .convert import _plan
-
     started = time.perf_counter()
-    ckpt, opened = _source_of(src)
-    out = _Output(os.fspath(directory), output_storage_options)
-    try:
-        items, skipped = _plan(
-            ckpt,
-            _st_supports,
-            "safetensors",
-            select=select,
-            rename=rename,
-            cast=cast,
-            layout=None,
-            unsupported=unsupported,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
+    engine, options = _engine_options(options)
+    out = _Output(os.fspath(directory), engine.get("output_storage_options"))
+    with _source(src) as ckpt:
+        items, skipped = plan_conversion(
+            ckpt, _st_supports, "safetensors", unsupported=unsupported, **options
         )
         out.prepare(create=True)  # (after planning: a refused plan leaves no directory behind)
-        planned = sorted(
-            (
-                (
-                    it.source,
-                    it.target,
-                    it.cast.name if it.cast is not None else None,
-                    _out_nbytes(ckpt, it.source, it.cast.name if it.cast is not None else None),
-                )
-                for it in items
-            ),
-            key=lambda t: _location(ckpt, t[0]),
-        )
-        groups = _cut(planned, max_shard_bytes) if planned else []
+        groups = _ordered(ckpt, items, engine.get("max_shard_bytes", _DEFAULT_SHARD))
         n = len(groups)
         names = [f"model-{k + 1:05d}-of-{n:05d}.safetensors" for k in range(n)]
         index_path = out.join(INDEX_JSON)
@@ -682,7 +630,7 @@ def to_safetensors(
                 if out.exists(path):
                     raise CheckpointError("file exists (pass overwrite=True to replace it)", path)
         token = uuid.uuid4().hex[:12]
-        common = _jobs_common(ckpt, client, storage_options, out, verify, measure_memory)
+        common = _jobs_common(ckpt, engine, out)
         jobs = []
         for name, group in zip(names, groups):
             final = out.join(name)
@@ -692,12 +640,12 @@ def to_safetensors(
                     "kind": "safetensors",
                     "file": final,
                     "temp": f"{final}.tempstate{token}",
-                    "items": [(s, t, c) for s, t, c, _ in group],
+                    "items": group,
                     "metadata": dict(metadata) if metadata else None,
                 }
             )
         try:
-            results = _run(jobs, client, max_workers, progress)
+            results = _run(jobs, engine)
             if not out.remote:
                 for job in jobs:
                     os.replace(job["temp"], job["file"])
@@ -714,43 +662,18 @@ def to_safetensors(
         total = sum(r["nbytes"] for r in results)
         manifest = {"metadata": {"total_size": total}, "weight_map": weight_map}
         out.put_bytes(index_path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
-        report = ShardedReport(
-            path=index_path,
-            format="safetensors",
-            files=[out.join(name) for name in names],
-            written={s: t for s, t, _, _ in planned},
-            skipped=skipped,
-            nbytes=total,
-            verified=verify,
-            tasks=[{k: v for k, v in r.items() if k != "weights"} for r in results],
-        )
-    finally:
-        if opened:
-            ckpt.close()
-    report.seconds = time.perf_counter() - started
-    return report
+        written = {item.source: item.target for group in groups for item in group}
+        files = [out.join(name) for name in names]
+        return _report(index_path, "safetensors", files, written, results, engine, started, skipped)
 
 
 def rewrite(
     src: str | os.PathLike[str] | Checkpoint,
     dst: str | os.PathLike[str],
     *,
-    client: Any = None,
-    max_workers: int | None = None,
-    max_shard_bytes: int = _DEFAULT_SHARD,
-    select: Select = None,
-    rename: Rename = None,
-    cast: str | Mapping[str, str] | None = None,
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
-    keep_object_graph: bool = False,
-    verify: bool = False,
     overwrite: bool = False,
     update_state: bool = False,
-    storage_options: Mapping[str, Any] | None = None,
-    output_storage_options: Mapping[str, Any] | None = None,
-    progress: Progress | None = None,
-    measure_memory: bool = False,
+    **options: Unpack[_RewriteOptions],
 ) -> ShardedReport:
     """Write a new TensorBundle checkpoint at `dst` from `src`, one task per data shard.
 
@@ -763,40 +686,20 @@ def rewrite(
     be a URL (then `update_state` is not available). Works on remote sources too, which
     `ckptio.rewrite` cannot copy from.
     """
-    from .writer import rewrite as plan_rewrite
-
     started = time.perf_counter()
-    ckpt, opened = _source_of(src)
+    engine, options = _engine_options(options)
     dst = os.fspath(dst)
     out = _Output(
         posixpath.dirname(dst) if is_url(dst) else (os.path.dirname(dst) or "."),
-        output_storage_options,
+        engine.get("output_storage_options"),
     )
-    try:
+    with _source(src) as ckpt:
         out.prepare()
         if out.remote and update_state:
             raise CheckpointError("update_state is for local checkpoints", file=dst)
-        plan = plan_rewrite(
-            ckpt,
-            dst,
-            select=select,
-            rename=rename,
-            cast=cast,
-            allow_lossy_cast=allow_lossy_cast,
-            allow_empty=allow_empty,
-            keep_object_graph=keep_object_graph,
-            overwrite=overwrite,
-            dry_run=True,
-        )
-        casts = {name: dtype for name, (_, dtype) in plan.casts.items()}
-        planned = sorted(
-            (
-                (source, target, casts.get(source), _out_nbytes(ckpt, source, casts.get(source)))
-                for source, target in plan.items()
-            ),
-            key=lambda t: _location(ckpt, t[0]),
-        )
-        groups = _cut(planned, max_shard_bytes) if planned else [[]]
+        plan = plan_rewrite(ckpt, dst, overwrite=overwrite, **options)
+        most = engine.get("max_shard_bytes", _DEFAULT_SHARD)
+        groups = _ordered(ckpt, plan, most) if plan else [[]]
         n = len(groups)
         files = [f"{dst}.data-{k:05d}-of-{n:05d}" for k in range(n)]
         if not overwrite and out.exists(dst + ".index"):
@@ -805,20 +708,20 @@ def rewrite(
                 file=dst + ".index",
             )
         token = uuid.uuid4().hex[:12]
-        common = _jobs_common(ckpt, client, storage_options, out, verify, measure_memory)
+        common = _jobs_common(ckpt, engine, out)
         jobs = [
             {
                 **common,
                 "kind": "bundle",
                 "file": final,
                 "temp": f"{dst}.part{k:05d}.tempstate{token}",
-                "items": [(s, t, c) for s, t, c, _ in group],
+                "items": group,
                 "metadata": None,
             }
             for k, (final, group) in enumerate(zip(files, groups))
         ]
         try:
-            results = _run(jobs, client, max_workers, progress)
+            results = _run(jobs, engine)
             index = _bundle_index([r["entries"] for r in results])
             if not out.remote:
                 for job in jobs:
@@ -836,20 +739,8 @@ def rewrite(
             from .writer import update_checkpoint_state
 
             update_checkpoint_state(dst)
-        report = ShardedReport(
-            path=dst,
-            format="checkpoint",
-            files=files,
-            written=dict(plan),
-            nbytes=sum(r["nbytes"] for r in results),
-            verified=verify,
-            tasks=[{k: v for k, v in r.items() if k != "entries"} for r in results],
-        )
-    finally:
-        if opened:
-            ckpt.close()
-    report.seconds = time.perf_counter() - started
-    return report
+        written = {item.source: item.target for item in plan}
+        return _report(dst, "checkpoint", files, written, results, engine, started)
 
 
 def convert(

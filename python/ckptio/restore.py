@@ -630,17 +630,23 @@ class _Planner:
         if casts is None:
             return
         steps += casts
-        self.entries[target.name] = PlanEntry(
-            target.name,
-            a.source,
-            self.key_of(a.source),
-            stored,
-            self.dtypes[a.source],
-            shape,
-            target.dtype or dtype,
-            steps,
-            None,
-            a.rule,
+        self.add_entry(target.name, a, stored, shape, target.dtype or dtype, steps, None)
+
+    def add_entry(
+        self,
+        name: str,
+        a: Assignment,
+        stored: tuple[int, ...],
+        shape: tuple[int, ...],
+        dtype: str,
+        steps: Any,
+        region: list[tuple[int, int]] | None,
+    ) -> None:
+        """Plan `name` from `a.source` (`region`: the part of it a partitioned target takes)."""
+        key, source_dtype = self.key_of(a.source), self.dtypes[a.source]
+        region = None if region is None else tuple(region)
+        self.entries[name] = PlanEntry(
+            name, a.source, key, stored, source_dtype, shape, dtype, steps, region, a.rule
         )
 
     def shape_message(self, a: Assignment, target: Target, shape: tuple) -> str:
@@ -708,18 +714,8 @@ class _Planner:
             region = [(0, d) for d in shape]
             if region:
                 region[axis] = (offset, offset + part_shape[axis])
-            self.entries[part.name] = PlanEntry(
-                part.name,
-                a.source,
-                self.key_of(a.source),
-                stored,
-                self.dtypes[a.source],
-                part_shape,
-                part.dtype or dtype,
-                steps + casts,
-                tuple(region),
-                a.rule,
-            )
+            entry_dtype = part.dtype or dtype
+            self.add_entry(part.name, a, stored, part_shape, entry_dtype, steps + casts, region)
 
 
 def plan_restore(

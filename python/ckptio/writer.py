@@ -19,20 +19,19 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _core
+from . import _core, planning
 from ._dtypes import enum_for, enum_for_name
-from ._names import check_keys, check_rename, require_some
-from .casting import cast_array, plan_casts, target_dtype
+from ._names import check_rename, require_some
+from .casting import cast_array
 from .errors import CheckpointError
-from .objgraph import OBJECT_GRAPH_KEY
 from .paths import read_checkpoint_state
 
 if TYPE_CHECKING:
-    from .reader import Checkpoint
+    from typing_extensions import Unpack
 
 __all__ = [
     "BundleWriter",
@@ -249,47 +248,19 @@ def make_parent_directory(path: str) -> None:
         ) from exc
 
 
-# Union, not "|": this alias is evaluated at import time, and Python 3.9 has no "|" for types.
-Rename = Union[Mapping[str, str], Callable[[str], "str | None"]]
-
-
-def _renamer(rename: Rename | None) -> Callable[[str], str | None]:
-    if rename is None:
-        return lambda name: name
-    if callable(rename):
-        return rename
-    # Exact names first, then the longest matching scope prefix ("old/" -> "new/").
-    exact = {k: v for k, v in rename.items() if not k.endswith("/")}
-    scopes = sorted(
-        ((k, v) for k, v in rename.items() if k.endswith("/")), key=lambda kv: -len(kv[0])
-    )
-
-    def apply(name: str) -> str | None:
-        if name in exact:
-            return exact[name]
-        for old, new in scopes:
-            if name.startswith(old):
-                return new + name[len(old) :]
-        return name
-
-    return apply
+Rename = planning.Rename
 
 
 def rewrite(
     src: Any,
     dst: str | os.PathLike[str],
     *,
-    select: Callable[[str], bool] | Iterable[str] | None = None,
-    rename: Rename | None = None,
-    cast: Mapping[str, str] | str | None = None,
     transforms: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
-    keep_object_graph: bool = False,
     overwrite: bool = False,
     update_state: bool = False,
     dry_run: bool = False,
-    allow_lossy_cast: bool = False,
-    allow_empty: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
+    **options: Unpack[planning.RewriteOptions],
 ) -> RewritePlan:
     """Write a new checkpoint at `dst` from `src` (a path or an open Checkpoint).
 
@@ -320,79 +291,48 @@ def rewrite(
 
     ckpt = src if isinstance(src, Checkpoint) else open_checkpoint(src)
     dst = os.fspath(dst)
-    if os.path.abspath(dst) == os.path.abspath(ckpt.path) and not overwrite:
-        raise CheckpointError("refusing to rewrite a checkpoint onto itself", file=dst)
-    keep: Callable[[str], bool]
-    if select is None:
-        keep = lambda name: True  # noqa: E731
-    elif callable(select):
-        keep = select
-    else:
-        chosen = set(select)
-        keep = chosen.__contains__
-    new_name = _renamer(rename)
-    graph_key = OBJECT_GRAPH_KEY
-    plan = RewritePlan()
-    kept = []
-    for name in ckpt:
-        if name == graph_key or not keep(name):
-            continue
-        kept.append(name)
-        target = new_name(name)
-        if target is not None:
-            plan[name] = target
-    every = ckpt.dtypes()
-    check_rename(rename, kept, every, ckpt.path)
-    check_keys(transforms or {}, plan, every, "transforms key", ckpt.path)
-    require_some(len(plan), allow_empty, ckpt.path)
-    casts = _cast_table(cast, ckpt, plan, allow_lossy_cast)
-    plan.casts = {name: (ckpt.info(name).dtype_name, dtype) for name, dtype in casts.items()}
-    if len(set(plan.values())) != len(plan):
-        seen: dict[str, str] = {}
-        for source, target in plan.items():
-            if target in seen:
-                raise CheckpointError(
-                    f"both {seen[target]!r} and {source!r} would be written as {target!r}",
-                    file=dst,
-                    key=target,
-                )
-            seen[target] = source
-    unchanged = all(k == v for k, v in plan.items()) and len(plan) == len(ckpt) - (
-        graph_key in ckpt
+    planned = planning.plan_rewrite(
+        ckpt, dst, transforms=transforms, overwrite=overwrite, **options
     )
-    if keep_object_graph and graph_key in ckpt and unchanged:
-        plan[graph_key] = graph_key
-    if dry_run:
-        return plan
-    transforms = dict(transforms or {})
-    with BundleWriter(dst, overwrite=overwrite, update_state=update_state) as writer:
-        for done, (source, target) in enumerate(plan.items(), 1):
-            _transfer(writer, ckpt, source, target, casts.get(source), transforms.get(source))
-            if progress is not None:
-                progress(done, len(plan), source)
+    plan = RewritePlan((item.source, item.target) for item in planned)
+    plan.casts = {
+        item.source: (ckpt.info(item.source).dtype_name, item.cast.name)
+        for item in planned
+        if item.cast is not None
+    }
+    if not dry_run:
+        write_plan(dst, ckpt, planned, progress, overwrite=overwrite, update_state=update_state)
     return plan
 
 
-def _transfer(
-    writer: BundleWriter,
+def write_plan(
+    dst: str,
     ckpt: Any,
-    source: str,
-    target: str,
-    cast: str | None = None,
-    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    plan: list[planning.PlannedTensor],
+    progress: Callable[[int, int, str], None] | None = None,
+    **options: Any,
 ) -> None:
-    """Write `source` of `ckpt` as `target`: its stored bytes (and checksum) copied without
-    decoding when nothing changes them and they lie in a local V2 shard, else decoded,
-    transformed, cast and encoded again."""
-    if cast is None and transform is None and can_copy_raw(ckpt, source):
-        writer.add_copy(target, ckpt, source)
+    """Write the tensors of `plan` from `ckpt` into a new bundle at `dst` (`options`: those of
+    `BundleWriter`)."""
+    with BundleWriter(dst, **options) as writer:
+        for done, item in enumerate(plan, 1):
+            _transfer(writer, ckpt, item)
+            if progress is not None:
+                progress(done, len(plan), item.source)
+
+
+def _transfer(writer: BundleWriter, ckpt: Any, item: planning.PlannedTensor) -> None:
+    """Write `item` of `ckpt`: its stored bytes (and checksum) copied without decoding when the
+    plan says so, else decoded, transformed, cast and encoded again."""
+    if item.raw_copy:
+        writer.add_copy(item.target, ckpt, item.source)
         return
-    value = ckpt[source]
-    if transform is not None:
-        value = transform(value)
-    if cast is not None:
-        value = cast_array(value, target_dtype(cast))
-    writer.add(target, value, dtype=cast)
+    value = ckpt[item.source]
+    if item.transform is not None:
+        value = item.transform(value)
+    if item.cast is not None:
+        value = cast_array(value, item.cast)
+    writer.add(item.target, value, dtype=None if item.cast is None else item.cast.name)
 
 
 class RewritePlan(dict):
@@ -409,30 +349,6 @@ class RewritePlan(dict):
         self.casts = {}
 
 
-def can_copy_raw(ckpt: Checkpoint, source: str) -> bool:
-    """Whether `source`'s stored bytes and checksum can go into a new bundle undecoded
-    (`BundleWriter.add_copy`): an unpartitioned tensor of a local V2 checkpoint (raw copies read
-    the shard files) whose dtype is not variant or resource."""
-    info = ckpt.info(source)
-    return (
-        ckpt.format == "V2"
-        and not getattr(ckpt, "remote", False)
-        and not info.sliced
-        and info.dtype_name not in ("variant", "resource")
-    )
-
-
-def _cast_table(
-    cast: Mapping[str, str] | str | None,
-    ckpt: Any,
-    plan: Mapping[str, str],
-    allow_lossy: bool = False,
-) -> dict[str, str]:
-    """{source name: TF dtype name to store it as}, by the policy of `ckptio.casting`."""
-    table = plan_casts(cast, ckpt.dtypes(), plan, allow_lossy=allow_lossy, file=ckpt.path)
-    return {name: dtype.name for name, dtype in table.items()}
-
-
 MergeSource = Any
 """A source of `merge`: a path or open `Checkpoint`, or ``(source, {"select": ...,
 "rename": ...})`` with options for that source alone."""
@@ -440,14 +356,6 @@ MergeSource = Any
 
 class MergePlan(dict):
     """{destination name: (source path, source name)} of a merge, in writing order."""
-
-
-def _keeper(select: Callable[[str], bool] | Iterable[str] | None) -> Callable[[str], bool]:
-    if select is None:
-        return lambda name: True
-    if callable(select):
-        return select
-    return set(select).__contains__
 
 
 def merge(
@@ -496,8 +404,8 @@ def merge(
     if prefer not in (None, "first", "last"):
         raise ValueError(f"prefer must be None, 'first' or 'last', not {prefer!r}")
     dst = os.fspath(dst)
-    keep_all = _keeper(select)
-    global_name = _renamer(rename)
+    keep_all = planning.keeper(select)
+    global_name = planning.renamer(rename)
     with ExitStack() as stack:
         opened: list[tuple[Any, dict[str, str]]] = []  # (checkpoint, {source name: name})
         for entry in sources:
@@ -511,8 +419,8 @@ def merge(
                 ckpt = stack.enter_context(open_checkpoint(src))
             if os.path.abspath(dst) == os.path.abspath(ckpt.path) and not overwrite:
                 raise CheckpointError("refusing to merge into one of the sources", file=dst)
-            keep = _keeper(options.get("select"))
-            own_name = _renamer(options.get("rename"))
+            keep = planning.keeper(options.get("select"))
+            own_name = planning.renamer(options.get("rename"))
             kept = [n for n in ckpt if n != "_CHECKPOINTABLE_OBJECT_GRAPH" and keep(n)]
             check_rename(options.get("rename"), kept, ckpt, ckpt.path)
             names = {}
@@ -555,7 +463,9 @@ def merge(
             return plan
         with BundleWriter(dst, overwrite=overwrite, update_state=update_state) as writer:
             for done, (target, (index, source)) in enumerate(chosen.items(), 1):
-                _transfer(writer, opened[index][0], source, target)
+                ckpt = opened[index][0]
+                raw = planning.can_copy_raw(ckpt, source)
+                _transfer(writer, ckpt, planning.PlannedTensor(source, target, raw_copy=raw))
                 if progress is not None:
                     progress(done, len(chosen), source)
     return plan

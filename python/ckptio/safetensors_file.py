@@ -1,0 +1,151 @@
+"""The safetensors file format, without the ``safetensors`` package: its dtype codes, a
+streaming writer and the one read-back verifier of every safetensors file ckptio writes.
+
+A file is an 8-byte little-endian header length, a JSON header ``{name: {"dtype", "shape",
+"data_offsets"}, "__metadata__": {...}}`` and the tensors' bytes. The header is known from a
+checkpoint's index before any data is read, so `StreamingWriter` writes it first and then each
+tensor's bytes as they arrive: one tensor in memory at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import CheckpointError
+
+__all__ = ["SAFETENSORS_CODES", "StreamingWriter", "digest", "verify_file"]
+
+# numpy (ml_dtypes) dtype name -> safetensors dtype code.
+SAFETENSORS_CODES = {
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "uint16": "U16",
+    "int16": "I16",
+    "uint32": "U32",
+    "int32": "I32",
+    "uint64": "U64",
+    "int64": "I64",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "float32": "F32",
+    "float64": "F64",
+    "complex64": "C64",
+    "float8_e4m3fn": "F8_E4M3",
+    "float8_e5m2": "F8_E5M2",
+    "float8_e4m3fnuz": "F8_E4M3FNUZ",
+    "float8_e5m2fnuz": "F8_E5M2FNUZ",
+}
+
+
+def _bytes_of(value: np.ndarray) -> np.ndarray:
+    """An array's bytes as a flat uint8 array (a view when it is contiguous)."""
+    if not value.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
+        value = value.copy(order="C")
+    return value.reshape(-1).view(np.uint8)
+
+
+def digest(data: Any) -> bytes:
+    """The digest the verifier compares: of an array's bytes, or of a buffer."""
+    if isinstance(data, np.ndarray):
+        data = _bytes_of(data).data
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+class StreamingWriter:
+    """Writes the tensors `entries` ([(name, dtype, shape)], in file order) to `file` (open for
+    binary writing): the header at once, then `write` each tensor's values in that order.
+    With `keep_digests`, `digests` collects what `verify_file` compares."""
+
+    def __init__(
+        self,
+        file: Any,
+        entries: list[tuple[str, np.dtype, tuple[int, ...]]],
+        metadata: Mapping[str, str] | None = None,
+        keep_digests: bool = False,
+    ) -> None:
+        self.header: dict[str, Any] = {}
+        if metadata:
+            self.header["__metadata__"] = dict(metadata)
+        self.sizes: dict[str, int] = {}
+        offset = 0
+        for name, dtype, shape in entries:
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            self.header[name] = {
+                "dtype": SAFETENSORS_CODES[dtype.name],
+                "shape": list(shape),
+                "data_offsets": [offset, offset + nbytes],
+            }
+            self.sizes[name] = nbytes
+            offset += nbytes
+        self.nbytes = offset
+        self.digests: dict[str, bytes] | None = {} if keep_digests else None
+        head = json.dumps(self.header, separators=(",", ":")).encode("utf-8")
+        head += b" " * (-len(head) % 8)  # data starts 8-byte aligned, as the library writes it
+        self.file = file
+        file.write(struct.pack("<Q", len(head)))
+        file.write(head)
+
+    def write(self, name: str, value: np.ndarray) -> None:
+        """Append tensor `name` (of the dtype and shape its entry gave)."""
+        data = _bytes_of(value)
+        if data.size != self.sizes[name]:
+            raise ValueError(f"{data.size} bytes, expected {self.sizes[name]}")
+        self.file.write(data.data)
+        if self.digests is not None:
+            self.digests[name] = digest(data.data)
+
+    def verify(self, path: str, shown: str) -> None:
+        """Read the finished file at `path` back (`verify_file`)."""
+        assert self.digests is not None, "verify needs keep_digests=True"
+        expected = {
+            name: (entry["dtype"], tuple(entry["shape"]), self.digests[name])
+            for name, entry in self.header.items()
+            if name != "__metadata__"
+        }
+        verify_file(path, shown, expected, self.header.get("__metadata__", {}))
+
+
+def _failed(shown: str, name: str | None, what: str) -> CheckpointError:
+    return CheckpointError(f"verification failed: {what} differs from the source", shown, name)
+
+
+def verify_file(
+    path: str,
+    shown: str,
+    expected: Mapping[str, tuple[str, tuple[int, ...], bytes]],
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Read back a written safetensors file: exactly the tensors of `expected` ({name: (dtype
+    code, shape, `digest` of the bytes)}), and `metadata` when given. Raises CheckpointError
+    naming `shown` and the tensor on the first difference."""
+    import mmap
+
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+        start = 8 + length
+        if set(header) - {"__metadata__"} != set(expected):
+            raise _failed(shown, None, "the set of tensor names")
+        if metadata is not None and (header.get("__metadata__") or {}) != dict(metadata):
+            raise _failed(shown, None, "the metadata")
+        for name, (code, shape, _) in expected.items():
+            if header[name]["dtype"] != code or tuple(header[name]["shape"]) != tuple(shape):
+                raise _failed(shown, name, "dtype or shape")
+        if not expected:
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                for name, (_, _, wanted) in expected.items():
+                    begin, end = header[name]["data_offsets"]
+                    if digest(view[start + begin : start + end]) != wanted:
+                        raise _failed(shown, name, "the stored bytes")
+            finally:
+                view.release()
