@@ -81,13 +81,13 @@ def numpy_dtypes() -> dict[int, np.dtype]:
     return table
 
 
-_QUANTIZED = {11: "qint8", 12: "quint8", 13: "qint32", 15: "qint16", 16: "quint16"}
+QUANTIZED = {11: "qint8", 12: "quint8", 13: "qint32", 15: "qint16", 16: "quint16"}
 
 
 def enum_for(dtype: np.dtype) -> int:
     """The TF enum a numpy dtype is written as (quantized types only when asked by name)."""
     for code, np_dtype in numpy_dtypes().items():
-        if code not in _QUANTIZED and np_dtype == dtype:
+        if code not in QUANTIZED and np_dtype == dtype:
             return code
     raise TypeError(f"numpy dtype {dtype} has no TensorFlow equivalent")
 
@@ -96,7 +96,7 @@ def enum_for_name(name: str) -> int:
     """The TF enum for a TF dtype name ("float32", "qint8", "bfloat16", "string", ...)."""
     if name == "string":
         return STRING_ENUM
-    for code, quantized in _QUANTIZED.items():
+    for code, quantized in QUANTIZED.items():
         if quantized == name:
             return code
     import numpy as np

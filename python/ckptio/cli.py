@@ -1304,7 +1304,7 @@ def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             update_state=args.update_state,
             **_rewrite_options(args, ckpt),
         )
-        if not args.dry_run and (getattr(ckpt, "remote", False) or "://" in args.dst):
+        if not args.dry_run and (ckpt.is_remote or "://" in args.dst):
             # `rewrite` copies stored bytes out of local shards; URLs go through the sharded
             # rewrite (threads in this process), which reads ranges and uploads.
             from .distributed import rewrite as rewrite_sharded

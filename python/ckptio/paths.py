@@ -27,8 +27,8 @@ __all__ = [
     "v1_files",
 ]
 
-_DATA_SUFFIX = re.compile(r"\.data-\d{5,}-of-\d{5,}$")
-_TEMP_SUFFIX = re.compile(r"\.tempstate\d+$")
+DATA_SUFFIX = re.compile(r"\.data-\d{5,}-of-\d{5,}$")
+TEMP_SUFFIX = re.compile(r"\.tempstate\d+$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -149,7 +149,7 @@ def _bundles_in(directory: str) -> list[str]:
     return [
         os.path.join(directory, n[: -len(".index")])
         for n in _listdir(directory)
-        if n.endswith(".index") and not _TEMP_SUFFIX.search(n)
+        if n.endswith(".index") and not TEMP_SUFFIX.search(n)
     ]
 
 
@@ -178,7 +178,7 @@ def _v1_checkpoints_in(directory: str) -> list[str]:
         path = os.path.join(directory, name)
         if name == "checkpoint" or name.startswith("events.out.tfevents."):
             continue
-        if _NOT_V1.search(name) or _TEMP_SUFFIX.search(name):
+        if _NOT_V1.search(name) or TEMP_SUFFIX.search(name):
             continue
         if not os.path.isfile(path) or not _is_table(path):
             continue
@@ -267,7 +267,7 @@ def resolve(path: str | os.PathLike[str]) -> Resolved:
         raise NotFoundError("no checkpoint (no `checkpoint` state file, no .index)", file=path)
     if path.endswith(".index") and os.path.isfile(path):
         return Resolved("V2", path[: -len(".index")])
-    data = _DATA_SUFFIX.search(path)
+    data = DATA_SUFFIX.search(path)
     if data and os.path.isfile(path):
         return Resolved("V2", path[: data.start()])
     # TF's rule: a path is V2 when `<path>.index` exists (as a glob), otherwise V1.

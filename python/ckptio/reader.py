@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
@@ -14,7 +14,7 @@ from ._dtypes import STRING_ENUM, numpy_dtypes
 from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
 from .paths import check_not_lfs_pointer, is_url, resolve, v1_files
 
-__all__ = ["Checkpoint", "TensorInfo", "TensorSlice", "open"]
+__all__ = ["Checkpoint", "SliceExtent", "TensorInfo", "TensorLocation", "TensorSlice", "open"]
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,11 +56,11 @@ class TensorInfo:
 
     def _repr_html_(self) -> str:
         rows = [
-            ("name", _html_name(self.name)),
-            ("dtype", _esc(self.dtype_name)),
-            ("shape", _esc(_fmt_shape(self.shape))),
+            ("name", html_name(self.name)),
+            ("dtype", html_escape(self.dtype_name)),
+            ("shape", html_escape(_fmt_shape(self.shape))),
             ("elements", f"{self.size:,}"),
-            ("stored", _esc(_human(self.nbytes))),
+            ("stored", html_escape(_human(self.nbytes))),
             ("partitioned" if self.sliced else "location",
              "yes" if self.sliced else f"shard {self.shard}, offset {self.offset:,}"),
         ]  # fmt: skip
@@ -70,6 +70,78 @@ class TensorInfo:
         return f"<table>{body}</table>"
 
 
+@dataclass(frozen=True)
+class SliceExtent:
+    """One stored slice of a partitioned tensor: where it sits in the full tensor, and the key
+    of its own record (`Checkpoint.location(key)`)."""
+
+    starts: tuple[int, ...]
+    lengths: tuple[int, ...]
+    key: str
+
+
+@dataclass(frozen=True)
+class TensorLocation:
+    """Where one tensor's record is stored, as the index says (nothing is read).
+
+    The one typed form of the core's index entry: every module that needs offsets, sizes or
+    checksums takes them from here (`Checkpoint.location`).
+
+    Attributes:
+        name: the key in the checkpoint.
+        dtype_enum: TF's DataType number; dtype_name: TF's name for it ("float32", ...).
+        shape: the full shape; num_elements: its product.
+        path: the data file (local path or URL) holding the bytes, or None (a partitioned
+            tensor's own entry, a V1 tensor, or an entry without data).
+        shard: data shard index, or None. offset: byte offset in that file, or None.
+        size: bytes stored in this record (0 for a partitioned tensor's own entry).
+        masked_crc32c: the stored masked CRC32C of those bytes (None when there is none).
+        sliced: True for a partitioned tensor; slices: its stored slices (empty otherwise);
+        slices_cover_tensor: whether those slices tile the whole tensor.
+    """
+
+    name: str
+    dtype_enum: int
+    dtype_name: str
+    shape: tuple[int, ...]
+    num_elements: int
+    path: str | None
+    shard: int | None
+    offset: int | None
+    size: int
+    masked_crc32c: int | None
+    sliced: bool
+    slices: tuple[SliceExtent, ...]
+    slices_cover_tensor: bool
+
+    @classmethod
+    def from_core(cls, d: Mapping[str, Any]) -> TensorLocation:
+        """From the core's `info()` dict: the only place its keys are read."""
+        return cls(
+            name=d["name"],
+            dtype_enum=d["dtype_enum"],
+            dtype_name=d["dtype_name"],
+            shape=tuple(d["shape"]),
+            num_elements=d["num_elements"],
+            path=d.get("data_path"),
+            shard=d.get("shard"),
+            offset=d.get("offset"),
+            size=d["size"],
+            masked_crc32c=d.get("masked_crc32c"),
+            sliced=bool(d["sliced"]),
+            slices=tuple(
+                SliceExtent(tuple(starts), tuple(lengths), key)
+                for starts, lengths, key in d["slices"]
+            ),
+            slices_cover_tensor=bool(d.get("slices_cover_tensor", False)),
+        )
+
+    @property
+    def dtype(self) -> DType:
+        """numpy dtype, "string", or TF's name for dtypes numpy cannot hold."""
+        return _dtype_of(self.dtype_enum, self.dtype_name)
+
+
 # --- notebook display ---------------------------------------------------------------------
 HTML_MAX_ROWS = 60
 """Rows a checkpoint's HTML table shows (the first and last halves; the count of the rest)."""
@@ -77,20 +149,20 @@ HTML_MAX_ROWS = 60
 _HTML_NAME_CHARS = 120
 
 
-def _esc(text: str) -> str:
+def html_escape(text: str) -> str:
     import html
 
     return html.escape(text, quote=True)
 
 
-def _html_name(name: str) -> str:
+def html_name(name: str) -> str:
     """A tensor name for HTML: escaped, its middle elided past _HTML_NAME_CHARS (full name in
     the tooltip)."""
     shown = name
     if len(name) > _HTML_NAME_CHARS:
         half = _HTML_NAME_CHARS // 2 - 1
         shown = name[:half] + "\u2026" + name[-half:]
-    return f"<code title='{_esc(name)}'>{_esc(shown)}</code>"
+    return f"<code title='{html_escape(name)}'>{html_escape(shown)}</code>"
 
 
 def _fmt_shape(shape: tuple[int, ...]) -> str:
@@ -152,6 +224,9 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         """What `get_tensor` and `[name]` return: "np" (numpy arrays) or "pt" (torch tensors
         sharing the arrays' memory; see `open`)."""
         self._to_framework: Any = None
+        self.storage_options: dict[str, Any] = {}
+        """The fsspec options a remote checkpoint was opened with (workers reopen it with
+        them); empty for local files."""
 
     # --- Mapping ------------------------------------------------------------------------
     def _name_list(self) -> list[str]:
@@ -192,14 +267,21 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
     def _repr_html_(self) -> str:
         """Jupyter: a table of the tensors (name, dtype, shape, stored size), from the index."""
         if self.closed:
-            return f"<code>{_esc(repr(self))}</code>"
+            return f"<code>{html_escape(repr(self))}</code>"
         rows, params, total = [], 0, 0
         for name, dtype, shape, nbytes in self.summary():
-            rows.append((_html_name(name), _esc(dtype), _esc(_fmt_shape(shape)), _human(nbytes)))
+            rows.append(
+                (
+                    html_name(name),
+                    html_escape(dtype),
+                    html_escape(_fmt_shape(shape)),
+                    _human(nbytes),
+                )
+            )
             params += math.prod(shape)
             total += nbytes
         caption = (
-            f"<b>ckptio.Checkpoint</b> {self.format} <code>{_esc(str(self.path))}</code>: "
+            f"<b>ckptio.Checkpoint</b> {self.format} <code>{html_escape(str(self.path))}</code>: "
             f"{len(rows):,} tensors, {params:,} parameters, {_human(total)}"
         )
         return html_table(("name", "dtype", "shape", "size"), rows, caption)
@@ -228,25 +310,37 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
     def get_dtype(self, name: str) -> DType:
         """The dtype of `name` from the index alone: a numpy dtype, "string", or TF's name for
         dtypes numpy cannot hold (as `dtypes()`; `info(name).dtype_name` gives TF's name)."""
-        d = self._require(name)
-        return _dtype_of(d["dtype_enum"], d["dtype_name"])
+        return self._require(name).dtype
 
     def info(self, name: str) -> TensorInfo:
         """Name, dtype, shape, size and location of one tensor, without reading it."""
-        d = self._require(name)
-        nbytes = d["size"]
-        if d["slices"]:
-            nbytes = sum(self._core.info(key)["size"] for _, _, key in d["slices"])
+        loc = self._require(name)
+        nbytes = loc.size
+        if loc.slices:
+            nbytes = sum(r.size for r in self.stored_records(name))
         return TensorInfo(
-            name=d["name"],
-            dtype=_dtype_of(d["dtype_enum"], d["dtype_name"]),
-            dtype_name=d["dtype_name"],
-            shape=d["shape"],
+            name=loc.name,
+            dtype=loc.dtype,
+            dtype_name=loc.dtype_name,
+            shape=loc.shape,
             nbytes=nbytes,
-            shard=d["shard"],
-            offset=d["offset"],
-            sliced=d["sliced"],
+            shard=loc.shard,
+            offset=loc.offset,
+            sliced=loc.sliced,
         )
+
+    def location(self, name: str) -> TensorLocation:
+        """Where `name` is stored (file, shard, offset, size, checksum, slices), from the index.
+        A partitioned tensor's slices have records of their own: `stored_records(name)`.
+        Raises NotFoundError for unknown names."""
+        return self._require(name)
+
+    def stored_records(self, name: str) -> list[TensorLocation]:
+        """The records holding `name`'s bytes: its own, or those of each of its slices."""
+        loc = self._require(name)
+        if not loc.slices:
+            return [loc]
+        return [TensorLocation.from_core(self._core.info(s.key)) for s in loc.slices]
 
     def _partitioned_names(self) -> frozenset[str]:
         if self._partitioned is None:
@@ -286,6 +380,59 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
             self._require(name)
         self._core.verify(name)
 
+    def debug_string(self) -> bytes:
+        """The index as text, as TF's `CheckpointReader.debug_string` gives it."""
+        return self._core.debug_string()
+
+    # --- Reads a remote checkpoint does its own way (ckptio.remote overrides these) ----
+    @property
+    def is_remote(self) -> bool:
+        """Whether the data is read through requests (a URL) rather than mapped files."""
+        return False
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Requests made and bytes received so far: empty for mapped files (nothing is
+        requested); see `RemoteCheckpoint.stats`."""
+        return {}
+
+    def shard_sizes(self) -> dict[str, int]:
+        """{data file: size} already known without asking storage (a remote checkpoint passes
+        them to workers that reopen it); empty for local files, whose sizes cost one stat."""
+        return {}
+
+    def prefetch(self, names: Iterable[str], *, wait: bool = False) -> int:
+        """Start fetching the bytes of `names` ahead of their reads; returns the bytes
+        requested. Mapped files need no fetching: 0."""
+        return 0
+
+    def read_many(
+        self,
+        names: Iterable[str],
+        *,
+        verify: bool = False,
+        copy: bool = False,
+        window_bytes: int | None = None,
+    ) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, array) for each of `names`, in order (a remote checkpoint fetches ahead, in
+        windows of `window_bytes`; mapped files are read as they are used)."""
+        for name in names:
+            yield name, self.get_tensor(name, copy=copy, verify=verify)
+
+    def read_region(self, name: str, index: Any) -> np.ndarray:
+        """`self._numpy(name)[index]` (numpy, whatever `framework` says), reading only the data
+        the region touches where the index is basic (integers, positive-step slices, Ellipsis).
+        `get_slice(name)[index]` calls this."""
+        loc = self._require(name)
+        if not loc.slices:
+            return self._numpy(name)[index]
+        basic = basic_region(index, loc.shape)
+        if basic is None:
+            return self._numpy(name)[index]
+        region, squeeze = basic
+        out = self._assemble(loc, region, copy=False, verify=False)
+        return out[squeeze] if squeeze else out
+
     # --- Lifetime -----------------------------------------------------------------------
     def close(self) -> None:
         """Release the index. Arrays already handed out stay valid."""
@@ -308,18 +455,18 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
             self._core.detach_views()
 
     # --- Internals ----------------------------------------------------------------------
-    def _require(self, name: str) -> dict[str, Any]:
+    def _require(self, name: str) -> TensorLocation:
         if not isinstance(name, str):
             raise TypeError(f"tensor names are str, not {type(name).__name__}")
         if self.closed:
             raise CheckpointError("checkpoint is closed", file=self.path, key=name)
         if name not in self._name_index():
             raise NotFoundError("key not found in checkpoint", file=self.path, key=name)
-        return self._core.info(name)
+        return TensorLocation.from_core(self._core.info(name))
 
     def _assemble(
         self,
-        info: dict[str, Any],
+        info: TensorLocation,
         region: tuple[range, ...] | None,
         *,
         copy: bool,
@@ -328,15 +475,15 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         """Build a partitioned tensor (or the `region` of it) from its slices."""
         import numpy as np
 
-        name, shape = info["name"], info["shape"]
-        if info["dtype_enum"] == STRING_ENUM:
+        name, shape = info.name, info.shape
+        if info.dtype_enum == STRING_ENUM:
             dtype = np.dtype(object)
-        elif info["dtype_enum"] in numpy_dtypes():
-            dtype = numpy_dtypes()[info["dtype_enum"]]
+        elif info.dtype_enum in numpy_dtypes():
+            dtype = numpy_dtypes()[info.dtype_enum]
         else:
-            raise UnsupportedError(f"cannot read dtype {info['dtype_name']}", self.path, name)
+            raise UnsupportedError(f"cannot read dtype {info.dtype_name}", self.path, name)
         if region is None:
-            if not info["slices_cover_tensor"]:
+            if not info.slices_cover_tensor:
                 raise CorruptionError(
                     "the stored slices do not cover the whole partitioned tensor", self.path, name
                 )
@@ -345,10 +492,10 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         # index cannot make us allocate what its data files do not hold.
         parts = []
         covered = 0
-        for starts, lengths, key in info["slices"]:
-            placed = _place(region, starts, lengths)
+        for part in info.slices:
+            placed = _place(region, part.starts, part.lengths)
             if placed is not None:
-                parts.append((placed, self._core.tensor(key, copy=False, verify=verify)))
+                parts.append((placed, self._core.tensor(part.key, copy=False, verify=verify)))
                 covered += math.prod(d.stop - d.start for d in placed[0])
         # Slices never overlap (the core checks), so they fill the region exactly when their
         # counts add up; otherwise part of it would be left as uninitialized memory.
@@ -401,11 +548,11 @@ class TensorSlice:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self._info["shape"]
+        return self._info.shape
 
     @property
     def dtype(self) -> DType:
-        return _dtype_of(self._info["dtype_enum"], self._info["dtype_name"])
+        return self._info.dtype
 
     def get_shape(self) -> list[int]:
         """The shape as a list (safetensors' `get_slice(name).get_shape()`)."""
@@ -416,35 +563,22 @@ class TensorSlice:
         `get_slice(name).get_dtype()`); TF's name for dtypes safetensors lacks ("string")."""
         from .convert import SAFETENSORS_CODES
 
-        name = self._info["dtype_name"]
+        name = self._info.dtype_name
         return SAFETENSORS_CODES.get(name, name)
 
     def __repr__(self) -> str:
         return (
-            f"<ckptio.TensorSlice {self.name!r} {self._info['dtype_name']} "
-            f"{_fmt_shape(self.shape)}{' partitioned' if self._info['slices'] else ''}>"
+            f"<ckptio.TensorSlice {self.name!r} {self._info.dtype_name} "
+            f"{_fmt_shape(self.shape)}{' partitioned' if self._info.slices else ''}>"
         )
 
     def __getitem__(self, index: Any) -> np.ndarray:
-        value = self._read(index)
+        value = self._ckpt.read_region(self.name, index)
         convert = self._ckpt._to_framework
         return value if convert is None else convert(value, False)
 
-    def _read(self, index: Any) -> np.ndarray:
-        if not self._info["slices"]:
-            read_region = getattr(self._ckpt, "_read_region", None)
-            if read_region is not None:  # remote: fetch only the bytes the region spans
-                return read_region(self._info, index)
-            return self._ckpt._numpy(self.name)[index]
-        basic = _basic_region(index, self.shape)
-        if basic is None:
-            return self._ckpt._numpy(self.name)[index]
-        region, squeeze = basic
-        out = self._ckpt._assemble(self._info, region, copy=False, verify=False)
-        return out[squeeze] if squeeze else out
 
-
-def _basic_region(index: Any, shape: tuple[int, ...]) -> tuple[tuple[range, ...], Any] | None:
+def basic_region(index: Any, shape: tuple[int, ...]) -> tuple[tuple[range, ...], Any] | None:
     """Turn basic numpy indexing into one positive-step range per dimension plus the integer
     dimensions to drop afterwards, or None when the index is not of that simple kind."""
     items = index if isinstance(index, tuple) else (index,)

@@ -126,15 +126,15 @@ class BundleWriter:
     def add_copy(self, name: str, source: Any, source_name: str) -> None:
         """Add `source_name` of an open V2 checkpoint `source` under `name`, copying its stored
         bytes (and checksum) without decoding them."""
-        info = source._core.info(source_name)
+        loc = source.location(source_name)
         self._core.add_copy(
             name,
-            info["dtype_enum"],
-            list(info["shape"]),
-            info["data_path"],
-            info["offset"],
-            info["size"],
-            info["masked_crc32c"],
+            loc.dtype_enum,
+            list(loc.shape),
+            loc.path,
+            loc.offset,
+            loc.size,
+            loc.masked_crc32c,
         )
 
     def finish(self) -> str:
@@ -416,7 +416,7 @@ def can_copy_raw(ckpt: Checkpoint, source: str) -> bool:
     info = ckpt.info(source)
     return (
         ckpt.format == "V2"
-        and not getattr(ckpt, "remote", False)
+        and not ckpt.is_remote
         and not info.sliced
         and info.dtype_name not in ("variant", "resource")
     )
