@@ -53,9 +53,17 @@ import numpy as np
 
 from . import _core
 from ._dtypes import STRING_ENUM, numpy_dtypes
+from .checkpoint import Checkpoint, basic_region, open_local, verified
 from .errors import CheckpointError, CorruptionError, NotFoundError
-from .paths import DATA_SUFFIX, TEMP_SUFFIX, Resolved, is_url, parse_checkpoint_state
-from .reader import Checkpoint, basic_region
+from .locate import (
+    DATA_SUFFIX,
+    NO_MATCH,
+    TEMP_SUFFIX,
+    Resolved,
+    is_url,
+    only_checkpoint,
+    parse_checkpoint_state,
+)
 
 __all__ = [
     "RemoteCheckpoint",
@@ -952,7 +960,7 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
         files = store.objects.glob(url)
         if files:
             return Resolved("V1", url)
-        raise NotFoundError("failed to find any matching files for the checkpoint path", file=url)
+        raise NotFoundError(NO_MATCH, file=url)
     try:
         size = store.objects.size(url)
     except NotFoundError:
@@ -972,16 +980,8 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
         and e["url"].endswith(".index")
         and not TEMP_SUFFIX.search(e["url"])
     )
-    if len(bundles) == 1:
-        return Resolved("V2", bundles[0])
-    if bundles:
-        names = ", ".join(posixpath.basename(b) for b in bundles)
-        raise NotFoundError(
-            f"directory holds several checkpoints ({names}) and no `checkpoint` state file; "
-            "open one of them by prefix",
-            file=url,
-        )
-    raise NotFoundError("no checkpoint here (no .index, no `checkpoint` state file)", file=url)
+    nothing = "no checkpoint here (no .index, no `checkpoint` state file)"
+    return Resolved("V2", only_checkpoint(bundles, url, nothing))
 
 
 def resolve_url(url: str, *, storage_options: Mapping[str, Any] | None = None) -> Resolved:
@@ -1028,13 +1028,7 @@ def open_url(
         ckpt = RemoteCheckpoint(
             _RemoteCore(core), located.prefix, store, dict(storage_options or {})
         )
-    if verify:
-        try:
-            ckpt.verify()
-        except BaseException:
-            ckpt.close()
-            raise
-    return ckpt
+    return verified(ckpt) if verify else ckpt
 
 
 def _open_v1(store: _Store, pattern: str) -> Checkpoint:
@@ -1046,7 +1040,7 @@ def _open_v1(store: _Store, pattern: str) -> Checkpoint:
     else:
         urls = [pattern]
     if not urls:
-        raise NotFoundError("failed to find any matching files for the checkpoint path", pattern)
+        raise NotFoundError(NO_MATCH, pattern)
 
     def open_source(url: str) -> _Source:
         return _Source(store, url, store.objects.size(url), tail=store.options.table_tail_bytes)
@@ -1080,8 +1074,6 @@ def shared_checkpoint(
         if is_url(path):
             ckpt = open_url(path, storage_options=storage_options, known_sizes=known_sizes)
         else:
-            from .reader import open as open_local
-
             ckpt = open_local(path)
         _OPENED[key] = ckpt
         return ckpt

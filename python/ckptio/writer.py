@@ -28,8 +28,8 @@ from ._dtypes import enum_for, enum_for_name
 from ._names import check_keys, check_rename, require_some
 from .casting import cast_array, plan_casts, target_dtype
 from .errors import CheckpointError
+from .locate import read_checkpoint_state
 from .objgraph import OBJECT_GRAPH_KEY
-from .paths import read_checkpoint_state
 
 if TYPE_CHECKING:
     from .reader import Checkpoint
