@@ -429,10 +429,23 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         copy: bool = False,
         window_bytes: int | None = None,
     ) -> Iterator[tuple[str, np.ndarray]]:
-        """(name, array) for each of `names`, in order (a remote checkpoint fetches ahead, in
-        windows of `window_bytes`; mapped files are read as they are used)."""
-        for name in names:
-            yield name, self.get_tensor(name, copy=copy, verify=verify)
+        """(name, array) for each of `names`, in order, fetching ahead.
+
+        While one window of tensors (`window_bytes`; see `_windows`) is handed out, the next is
+        being fetched (`prefetch`). Mapped files need no fetching: one window, read as used.
+        """
+        windows = self._windows(list(names), window_bytes)
+        if windows:
+            self.prefetch(windows[0])
+        for i, chunk in enumerate(windows):
+            if i + 1 < len(windows):
+                self.prefetch(windows[i + 1])
+            for name in chunk:
+                yield name, self.get_tensor(name, copy=copy, verify=verify)
+
+    def _windows(self, names: list[str], window_bytes: int | None) -> list[list[str]]:
+        """`names` cut into the consecutive groups `read_many` prefetches one at a time."""
+        return [names] if names else []
 
     def read_region(self, name: str, index: Any) -> np.ndarray:
         """`self._numpy(name)[index]` (numpy, whatever `framework` says), reading only the data
@@ -576,7 +589,7 @@ class TensorSlice:
     def get_dtype(self) -> str:
         """The dtype as safetensors spells it ("F32", "BF16", "I64"...: safetensors'
         `get_slice(name).get_dtype()`); TF's name for dtypes safetensors lacks ("string")."""
-        from .convert import SAFETENSORS_CODES
+        from ._dtypes import SAFETENSORS_CODES
 
         name = self._info.dtype_name
         return SAFETENSORS_CODES.get(name, name)
@@ -674,8 +687,8 @@ def framework_converter(framework: str) -> Any:
     if framework in ("np", "numpy"):
         return None
     if framework in ("pt", "torch"):
-        from .convert import _require, _tensor
+        from .frameworks import require_module, torch_tensor
 
-        torch = _require("torch", "torch")
-        return lambda value, copy: _tensor(torch, value, copy)
+        torch = require_module("torch", "torch")
+        return lambda value, copy: torch_tensor(torch, value, copy)
     raise ValueError(f"framework must be 'np' or 'pt', not {framework!r}")

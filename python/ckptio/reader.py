@@ -6,7 +6,9 @@ The `Checkpoint` API is defined in ckptio.checkpoint and re-exported here.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from .checkpoint import (
@@ -41,6 +43,7 @@ __all__ = [
     "html_table",
     "independent_views",
     "open",
+    "opened",
 ]
 
 
@@ -85,3 +88,14 @@ def open(
     if to_framework is not None:
         ckpt.framework, ckpt._to_framework = "pt", to_framework
     return ckpt
+
+
+@contextlib.contextmanager
+def opened(src: Any) -> Iterator[Checkpoint]:
+    """The checkpoint `src` names (a path or URL); closed afterwards only if opened here. An
+    open checkpoint, or a view with its reading API (a `NameView`), is used as it is."""
+    if not isinstance(src, (str, os.PathLike)):
+        yield src
+        return
+    with open(src) as ckpt:
+        yield ckpt

@@ -44,7 +44,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -713,22 +713,10 @@ class RemoteCheckpoint(Checkpoint):
                 f.exception()  # errors are raised by the reads themselves
         return sum(n for _, _, n in ranges)
 
-    def read_many(
-        self,
-        names: Iterable[str],
-        *,
-        verify: bool = False,
-        copy: bool = False,
-        window_bytes: int | None = None,
-    ) -> Iterator[tuple[str, np.ndarray]]:
-        """(name, array) for each of `names`, in order, fetching ahead.
-
-        While one window of tensors (`window_bytes`, default `RemoteOptions.window_bytes`) is
-        handed out, the next is being fetched (merged and in parallel, as `prefetch`). Memory
-        stays near two windows plus the tensor in hand (a tensor larger than a window is a
-        window of its own).
-        """
-        names = list(names)
+    def _windows(self, names: list[str], window_bytes: int | None) -> list[list[str]]:
+        """`read_many`'s windows: up to `window_bytes` (default `RemoteOptions.window_bytes`)
+        each, so memory stays near two windows plus the tensor in hand (a tensor larger than a
+        window is a window of its own); each is fetched merged and in parallel (`prefetch`)."""
         window = max(1, window_bytes or self.options.window_bytes)
         windows: list[list[str]] = []
         current: list[str] = []
@@ -742,13 +730,7 @@ class RemoteCheckpoint(Checkpoint):
             size += nbytes
         if current:
             windows.append(current)
-        if windows:
-            self.prefetch(windows[0])
-        for i, chunk in enumerate(windows):
-            if i + 1 < len(windows):
-                self.prefetch(windows[i + 1])
-            for name in chunk:
-                yield name, self.get_tensor(name, copy=copy, verify=verify)
+        return windows
 
     def read_region(self, name: str, index: Any) -> np.ndarray:
         """`get_slice(name)[index]`: for an unpartitioned tensor, fetch only the contiguous byte
