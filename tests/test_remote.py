@@ -264,9 +264,9 @@ def test_directory_state_file_and_latest_checkpoint(s3, local, tmp_path, monkeyp
     latest = ckptio.latest_checkpoint(directory, storage_options=s3.storage_options)
     assert latest == f"{directory}/model.ckpt-100"
     seen = []
-    real = ckptio.remote._filesystem
+    real = ckptio.remote.filesystem_for
     monkeypatch.setattr(
-        ckptio.remote, "_filesystem", lambda url, opts: seen.append(opts) or real(url, opts)
+        ckptio.remote, "filesystem_for", lambda url, opts: seen.append(opts) or real(url, opts)
     )
     ckptio.latest_checkpoint(directory, storage_options=s3.storage_options)
     monkeypatch.undo()

@@ -141,10 +141,10 @@ def test_mypy_sees_real_types(tmp_path):
     assert revealed[2].startswith("numpy.ndarray["), result.stdout
     del revealed[2]
     assert revealed == [
-        "ckptio.reader.Checkpoint",
+        "ckptio.checkpoint.Checkpoint",
         "dict[str, tuple[int, ...]]",
         "tuple[int, ...]",
-        "ckptio.reader.TensorSlice",
+        "ckptio.checkpoint.TensorSlice",
         "str | None",
         "dict[str, tuple[int, ...]]",
         "int",

@@ -81,13 +81,13 @@ def numpy_dtypes() -> dict[int, np.dtype]:
     return table
 
 
-_QUANTIZED = {11: "qint8", 12: "quint8", 13: "qint32", 15: "qint16", 16: "quint16"}
+QUANTIZED = {11: "qint8", 12: "quint8", 13: "qint32", 15: "qint16", 16: "quint16"}
 
 
 def enum_for(dtype: np.dtype) -> int:
     """The TF enum a numpy dtype is written as (quantized types only when asked by name)."""
     for code, np_dtype in numpy_dtypes().items():
-        if code not in _QUANTIZED and np_dtype == dtype:
+        if code not in QUANTIZED and np_dtype == dtype:
             return code
     raise TypeError(f"numpy dtype {dtype} has no TensorFlow equivalent")
 
@@ -96,9 +96,33 @@ def enum_for_name(name: str) -> int:
     """The TF enum for a TF dtype name ("float32", "qint8", "bfloat16", "string", ...)."""
     if name == "string":
         return STRING_ENUM
-    for code, quantized in _QUANTIZED.items():
+    for code, quantized in QUANTIZED.items():
         if quantized == name:
             return code
     import numpy as np
 
     return enum_for(np.dtype(getattr(_ml_dtypes(), name, name)))
+
+
+# numpy (ml_dtypes) dtype name -> safetensors dtype code (ckptio.convert's writer and read-back,
+# distributed.py's streaming writer, `TensorSlice.get_dtype`).
+SAFETENSORS_CODES = {
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "uint16": "U16",
+    "int16": "I16",
+    "uint32": "U32",
+    "int32": "I32",
+    "uint64": "U64",
+    "int64": "I64",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "float32": "F32",
+    "float64": "F64",
+    "complex64": "C64",
+    "float8_e4m3fn": "F8_E4M3",
+    "float8_e5m2": "F8_E5M2",
+    "float8_e4m3fnuz": "F8_E4M3FNUZ",
+    "float8_e5m2fnuz": "F8_E5M2FNUZ",
+}

@@ -29,7 +29,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ._dtypes import _QUANTIZED, numpy_dtypes
+from ._dtypes import QUANTIZED, numpy_dtypes
 from ._names import did_you_mean
 from .errors import LossyCastError, UsageError
 
@@ -40,7 +40,7 @@ Cast = Union[str, Mapping[str, str], None]
 
 @functools.cache
 def _by_name() -> dict[str, np.dtype]:
-    return {dtype.name: dtype for code, dtype in numpy_dtypes().items() if code not in _QUANTIZED}
+    return {dtype.name: dtype for code, dtype in numpy_dtypes().items() if code not in QUANTIZED}
 
 
 def dtype_names() -> list[str]:

@@ -46,6 +46,7 @@ from typing import Any, Callable, TextIO
 
 from . import __version__
 from ._names import did_you_mean
+from .checkpoint import human_bytes
 from .errors import CheckpointError, UsageError
 from .reader import Checkpoint
 from .reader import open as open_checkpoint
@@ -79,12 +80,7 @@ def sanitize(text: str) -> str:
 
 
 def _human(nbytes: int) -> str:
-    size = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{nbytes} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
+    return human_bytes(nbytes, group_digits=False)
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -1304,7 +1300,7 @@ def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             update_state=args.update_state,
             **_rewrite_options(args, ckpt),
         )
-        if not args.dry_run and (getattr(ckpt, "remote", False) or "://" in args.dst):
+        if not args.dry_run and (ckpt.is_remote or "://" in args.dst):
             # `rewrite` copies stored bytes out of local shards; URLs go through the sharded
             # rewrite (threads in this process), which reads ranges and uploads.
             from .distributed import rewrite as rewrite_sharded

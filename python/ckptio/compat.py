@@ -81,7 +81,7 @@ class CheckpointReader:
         return _value(self._ckpt, name)
 
     def debug_string(self) -> bytes:
-        return self._ckpt._core.debug_string()
+        return self._ckpt.debug_string()
 
     def close(self) -> None:
         self._ckpt.close()

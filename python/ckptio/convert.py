@@ -52,9 +52,12 @@ import numpy as np
 
 from .casting import cast_array, cast_error
 from .errors import CheckpointError, UnsupportedError, UsageError
+from .frameworks import require_module as _require
+from .frameworks import torch_supports as _torch_supports
+from .frameworks import torch_tensor as _tensor
 from .planning import ConversionOptions, PlannedTensor, plan_conversion, transform_for
 from .reader import Checkpoint, independent_views
-from .reader import open as open_checkpoint
+from .reader import opened as _opened
 from .safetensors_file import SAFETENSORS_CODES, digest, verify_file
 from .writer import make_parent_directory
 
@@ -111,17 +114,6 @@ class ConversionReport:
 
 
 # --------------------------------------------------------------------------- the shared pipeline
-
-
-@contextlib.contextmanager
-def _opened(src: Source) -> Iterator[Checkpoint]:
-    """The checkpoint `src` names; closed afterwards only if we opened it. An open checkpoint,
-    or a view with its reading API (a `NameView`), is used as it is."""
-    if not isinstance(src, (str, os.PathLike)):
-        yield src
-        return
-    with open_checkpoint(src) as ckpt:
-        yield ckpt
 
 
 def _apply(transforms: Transforms, name: str, value: np.ndarray) -> np.ndarray:
@@ -183,18 +175,6 @@ def _digest(value: np.ndarray) -> bytes:
     import hashlib  # (here and below: `import ckptio` stays light; most uses never convert)
 
     return hashlib.blake2b(_bits(value), digest_size=16).digest()
-
-
-def _require(module: str, extra: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"this conversion needs the {module.split('.')[0]!r} package: "
-            f"pip install 'ckptio[{extra}]' ({exc})"
-        ) from exc
 
 
 @contextlib.contextmanager
@@ -366,44 +346,6 @@ def _verify_npz(path: str, written: Mapping[str, Any], shown: str | None) -> Non
 
 
 # --------------------------------------------------------------------------- PyTorch
-
-# Dtypes torch.from_numpy does not take: (numpy dtype of the same width, torch dtype name).
-_TORCH_VIA = {
-    "bfloat16": ("int16", "bfloat16"),
-    "float8_e4m3fn": ("uint8", "float8_e4m3fn"),
-    "float8_e5m2": ("uint8", "float8_e5m2"),
-    "float8_e4m3fnuz": ("uint8", "float8_e4m3fnuz"),
-    "float8_e5m2fnuz": ("uint8", "float8_e5m2fnuz"),
-}
-_TORCH_NATIVE = frozenset(
-    "bool uint8 int8 int16 int32 int64 uint16 uint32 uint64 float16 float32 float64 "
-    "complex64 complex128".split()
-)
-
-
-def _torch_supports(torch: Any, dtype: np.dtype) -> bool:
-    name = dtype.name
-    if name in _TORCH_VIA:
-        return hasattr(torch, _TORCH_VIA[name][1])
-    return name in _TORCH_NATIVE and hasattr(torch, name)  # uint16/32/64: torch >= 2.3
-
-
-def _tensor(torch: Any, value: np.ndarray, copy: bool) -> Any:
-    """A torch tensor sharing `value`'s memory, or a copy when asked or when torch cannot
-    share it (negative strides after a reversal, misaligned data)."""
-    if copy or not value.flags.aligned or any(s < 0 for s in value.strides):
-        value = np.array(value, order="C", copy=True)
-    via = _TORCH_VIA.get(value.dtype.name)
-    if via is not None:
-        value = value.view(np.dtype(via[0]))
-    import warnings
-
-    with warnings.catch_warnings():
-        # numpy's read-only flag protects ckptio's own views; the memory under them is a
-        # private copy-on-write mapping that torch may write, so torch's warning is not true.
-        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
-        tensor = torch.from_numpy(value)
-    return tensor.view(getattr(torch, via[1])) if via is not None else tensor
 
 
 def as_torch(array: np.ndarray, *, copy: bool = False) -> Any:

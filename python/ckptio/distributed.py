@@ -52,7 +52,7 @@ from .casting import cast_array
 from .errors import CheckpointError
 from .paths import is_url
 from .planning import PlannedTensor, PlanOptions, RewriteOptions, plan_conversion, plan_rewrite
-from .reader import Checkpoint
+from .reader import Checkpoint, TensorLocation
 from .reader import open as open_checkpoint
 from .safetensors_file import SAFETENSORS_CODES, StreamingWriter
 
@@ -149,9 +149,9 @@ class _Output:
     @property
     def fs(self) -> Any:
         if self._fs is None:
-            from .remote import _filesystem
+            from .remote import filesystem_for
 
-            self._fs = _filesystem(self.directory, self.storage_options)
+            self._fs = filesystem_for(self.directory, self.storage_options)
         return self._fs
 
     def join(self, name: str) -> str:
@@ -197,9 +197,9 @@ class _Output:
 
 
 def _upload(local: str, url: str, storage_options: Mapping[str, Any]) -> None:
-    from .remote import _filesystem
+    from .remote import filesystem_for
 
-    fs = _filesystem(url, storage_options)
+    fs = filesystem_for(url, storage_options)
     fs.put_file(local, fs._strip_protocol(url))
 
 
@@ -211,11 +211,10 @@ def _location(ckpt: Checkpoint, name: str) -> tuple[int, int]:
     info = ckpt.info(name)
     if info.shard is not None:
         return (info.shard, info.offset or 0)
-    try:  # partitioned: where its first slice is
-        first = ckpt._core.info(ckpt._core.info(name)["slices"][0][2])
-        return (first["shard"], first["offset"])
-    except (IndexError, KeyError, TypeError):
-        return (1 << 62, 0)
+    records = ckpt.stored_records(name)  # partitioned: where its first slice is
+    if info.sliced and records and records[0].shard is not None and records[0].offset is not None:
+        return (records[0].shard, records[0].offset)
+    return (1 << 62, 0)
 
 
 def _cut(items: list[PlannedTensor], sizes: Mapping[str, int], most: int) -> list[list[Any]]:
@@ -341,9 +340,9 @@ def _open_source(job: Mapping[str, Any]) -> Checkpoint:
     ckpt = job.get("ckpt")
     if ckpt is not None and not ckpt.closed:
         return ckpt
-    from .remote import _shared
+    from .remote import shared_checkpoint
 
-    return _shared(job["source"], job["storage_options"], job["known_sizes"])
+    return shared_checkpoint(job["source"], job["storage_options"], job["known_sizes"])
 
 
 def _tensors(ckpt: Checkpoint, names: list[str], verify: bool) -> Iterator[tuple[str, Any]]:
@@ -476,16 +475,9 @@ def _write_bundle_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[str, An
         try:
             entries = []
             for target in (item.target for item in job["items"]):
-                d = part.info(target)
+                d = TensorLocation.from_core(part.info(target))
                 entries.append(
-                    (
-                        target,
-                        d["dtype_enum"],
-                        list(d["shape"]),
-                        d["offset"],
-                        d["size"],
-                        d["masked_crc32c"],
-                    )
+                    (target, d.dtype_enum, list(d.shape), d.offset, d.size, d.masked_crc32c)
                 )
             if job["verify"]:
                 part.verify(None)
@@ -532,11 +524,11 @@ def _jobs_common(ckpt: Checkpoint, engine: EngineOptions, out: _Output) -> dict[
     storage_options = engine.get("storage_options")
     # Workers need no HEAD requests for the source shards' sizes: each takes them from the
     # index it fetches (see ckptio.remote). Sizes the driver already knows are passed on.
-    known_sizes = ckpt.shard_sizes() if hasattr(ckpt, "shard_sizes") else {}
+    known_sizes = ckpt.shard_sizes()
     return {
         "source": ckpt.path,
         "storage_options": dict(
-            storage_options if storage_options is not None else getattr(ckpt, "storage_options", {})
+            storage_options if storage_options is not None else ckpt.storage_options
         ),
         "known_sizes": known_sizes,
         "ckpt": ckpt if in_process else None,
@@ -551,9 +543,9 @@ def _stored_keys(ckpt: Checkpoint) -> list[str]:
     """Every key holding data: unpartitioned tensors and the slices of partitioned ones."""
     keys = []
     for name in ckpt:
-        d = ckpt._core.info(name)
-        if d["sliced"]:
-            keys.extend(key for _, _, key in d["slices"])
+        loc = ckpt.location(name)
+        if loc.sliced:
+            keys.extend(part.key for part in loc.slices)
         else:
             keys.append(name)
     return keys

@@ -139,7 +139,7 @@ def can_copy_raw(ckpt: Any, source: str) -> bool:
     info = ckpt.info(source)
     return (
         ckpt.format == "V2"
-        and not getattr(ckpt, "remote", False)
+        and not ckpt.is_remote
         and not info.sliced
         and info.dtype_name not in ("variant", "resource")
     )

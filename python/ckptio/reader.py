@@ -1,498 +1,50 @@
-"""Reading checkpoints: `open()` and the `Checkpoint` mapping of names to read-only arrays."""
+"""Reading checkpoints: `open()`, the one place a path or URL is sent to the local reader
+(ckptio.checkpoint: mapped files) or the remote one (ckptio.remote: ranged requests).
+
+The `Checkpoint` API is defined in ckptio.checkpoint and re-exported here.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
-
-from . import _core
-from ._dtypes import STRING_ENUM, numpy_dtypes
-from .errors import CheckpointError, CorruptionError, NotFoundError, UnsupportedError
-from .paths import check_not_lfs_pointer, is_url, resolve, v1_files
-
-__all__ = ["Checkpoint", "TensorInfo", "TensorSlice", "open"]
-
-if TYPE_CHECKING:
-    import numpy as np
-
-# numpy is imported when a tensor is first read, not with this module (see _dtypes).
-DType = Union["np.dtype", str]
-"""A numpy dtype, or "string" for string tensors (object arrays of bytes), or TF's name for
-dtypes numpy cannot hold ("variant", "resource")."""
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """What the index says about one tensor, without reading it.
-
-    Attributes:
-        name: the key in the checkpoint.
-        dtype: numpy dtype, "string", or TF's name for unreadable dtypes ("variant").
-        dtype_name: TF's name for the dtype ("float32", "bfloat16", "string", ...).
-        shape: the full shape.
-        nbytes: bytes the tensor occupies in the data files (all slices, for partitioned ones).
-        shard: data shard index, or None for a partitioned tensor (its slices have their own).
-        offset: byte offset in that shard, or None for a partitioned tensor.
-        sliced: True for a partitioned tensor stored as several slices.
-    """
-
-    name: str
-    dtype: DType
-    dtype_name: str
-    shape: tuple[int, ...]
-    nbytes: int
-    shard: int | None
-    offset: int | None
-    sliced: bool
-
-    @property
-    def size(self) -> int:
-        """Number of elements."""
-        return math.prod(self.shape)
-
-    def _repr_html_(self) -> str:
-        rows = [
-            ("name", _html_name(self.name)),
-            ("dtype", _esc(self.dtype_name)),
-            ("shape", _esc(_fmt_shape(self.shape))),
-            ("elements", f"{self.size:,}"),
-            ("stored", _esc(_human(self.nbytes))),
-            ("partitioned" if self.sliced else "location",
-             "yes" if self.sliced else f"shard {self.shard}, offset {self.offset:,}"),
-        ]  # fmt: skip
-        body = "".join(
-            f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows
-        )
-        return f"<table>{body}</table>"
-
-
-# --- notebook display ---------------------------------------------------------------------
-HTML_MAX_ROWS = 60
-"""Rows a checkpoint's HTML table shows (the first and last halves; the count of the rest)."""
-
-_HTML_NAME_CHARS = 120
-
-
-def _esc(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=True)
-
-
-def _html_name(name: str) -> str:
-    """A tensor name for HTML: escaped, its middle elided past _HTML_NAME_CHARS (full name in
-    the tooltip)."""
-    shown = name
-    if len(name) > _HTML_NAME_CHARS:
-        half = _HTML_NAME_CHARS // 2 - 1
-        shown = name[:half] + "\u2026" + name[-half:]
-    return f"<code title='{_esc(name)}'>{_esc(shown)}</code>"
-
-
-def _fmt_shape(shape: tuple[int, ...]) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]"
-
-
-def _human(nbytes: int) -> str:
-    value = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{nbytes:,} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{nbytes:,} B"  # not reached
-
-
-def html_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], caption: str) -> str:
-    """An HTML table of already-escaped cells; past HTML_MAX_ROWS rows, the first and last
-    halves with a row saying how many were left out."""
-    if len(rows) > HTML_MAX_ROWS:
-        half = HTML_MAX_ROWS // 2
-        gap = (f"\u2026 {len(rows) - 2 * half:,} more \u2026",) + ("",) * (len(header) - 1)
-        rows = [*rows[:half], gap, *rows[-half:]]
-    head = "".join(f"<th style='text-align:left'>{h}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in row) + "</tr>"
-        for row in rows
-    )
-    return (
-        f"<table><caption style='text-align:left'>{caption}</caption>"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    )
-
-
-def _dtype_of(enum: int, name: str) -> DType:
-    if enum == STRING_ENUM:
-        return "string"
-    return numpy_dtypes().get(enum, name)
-
-
-class Checkpoint(Mapping[str, "np.ndarray"]):
-    """An open checkpoint: a read-only mapping from tensor names to numpy arrays.
-
-    Arrays are zero-copy views of the memory-mapped data shards, read-only, and stay valid after
-    `close()`: each keeps its shard mapped until the array itself is gone. Partitioned tensors are
-    listed once under their full name and assembled on read; string tensors are object arrays of
-    `bytes`. Use as a context manager to close it promptly.
-    """
-
-    def __init__(self, core: Any, path: str, format: str) -> None:
-        self._core = core
-        self.path = path
-        """What the checkpoint was opened from (the prefix for V2, the file pattern for V1)."""
-        self.format = format
-        """"V2" (TensorBundle) or "V1" (legacy tensor-slice table, possibly sharded)."""
-        self._names: list[str] | None = None
-        self._index: dict[str, int] | None = None
-        self._partitioned: frozenset[str] | None = None
-        self.framework = "np"
-        """What `get_tensor` and `[name]` return: "np" (numpy arrays) or "pt" (torch tensors
-        sharing the arrays' memory; see `open`)."""
-        self._to_framework: Any = None
-
-    # --- Mapping ------------------------------------------------------------------------
-    def _name_list(self) -> list[str]:
-        if self._names is None:
-            self._names = self._core.names()
-        return self._names
-
-    def _name_index(self) -> dict[str, int]:
-        if self._index is None:
-            self._index = {name: i for i, name in enumerate(self._name_list())}
-        return self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._name_list())
-
-    def __len__(self) -> int:
-        return len(self._name_list())
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self._name_index()
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.get_tensor(name)
-
-    # A checkpoint is an open resource, not a value: equal only to itself, hashable. (Mapping's
-    # __eq__ would compare every array, and numpy's answer to `==` has no truth value.)
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{len(self)} tensors"
-        return f"<ckptio.Checkpoint {self.format} {self.path!r} ({state})>"
-
-    def _ipython_key_completions_(self) -> list[str]:
-        """IPython/Jupyter: `ckpt["conv1/<TAB>` completes tensor names."""
-        return [] if self.closed else list(self._name_list())
-
-    def _repr_html_(self) -> str:
-        """Jupyter: a table of the tensors (name, dtype, shape, stored size), from the index."""
-        if self.closed:
-            return f"<code>{_esc(repr(self))}</code>"
-        rows, params, total = [], 0, 0
-        for name, dtype, shape, nbytes in self.summary():
-            rows.append((_html_name(name), _esc(dtype), _esc(_fmt_shape(shape)), _human(nbytes)))
-            params += math.prod(shape)
-            total += nbytes
-        caption = (
-            f"<b>ckptio.Checkpoint</b> {self.format} <code>{_esc(str(self.path))}</code>: "
-            f"{len(rows):,} tensors, {params:,} parameters, {_human(total)}"
-        )
-        return html_table(("name", "dtype", "shape", "size"), rows, caption)
-
-    # --- Reading ------------------------------------------------------------------------
-    def get_tensor(self, name: str, *, copy: bool = False, verify: bool = False) -> np.ndarray:
-        """The tensor `name` as a numpy array.
-
-        By default a read-only view of the mapped data (no bytes read until used). With
-        `copy=True`, a fresh writable array; with `verify=True` the stored checksum is checked
-        first (in the same pass as the copy). Raises NotFoundError (a KeyError) for unknown names.
-        """
-        value = self._numpy(name, copy=copy, verify=verify)
-        if self._to_framework is not None:
-            return self._to_framework(value, copy)
-        return value
-
-    def _numpy(self, name: str, *, copy: bool = False, verify: bool = False) -> np.ndarray:
-        """`get_tensor` as a numpy array, whatever `framework` says."""
-        if name in self._partitioned_names():
-            return self._assemble(self._require(name), None, copy=copy, verify=verify)
-        if not isinstance(name, str):
-            raise TypeError(f"tensor names are str, not {type(name).__name__}")
-        return self._core.tensor(name, copy=copy, verify=verify)
-
-    def get_dtype(self, name: str) -> DType:
-        """The dtype of `name` from the index alone: a numpy dtype, "string", or TF's name for
-        dtypes numpy cannot hold (as `dtypes()`; `info(name).dtype_name` gives TF's name)."""
-        d = self._require(name)
-        return _dtype_of(d["dtype_enum"], d["dtype_name"])
-
-    def info(self, name: str) -> TensorInfo:
-        """Name, dtype, shape, size and location of one tensor, without reading it."""
-        d = self._require(name)
-        nbytes = d["size"]
-        if d["slices"]:
-            nbytes = sum(self._core.info(key)["size"] for _, _, key in d["slices"])
-        return TensorInfo(
-            name=d["name"],
-            dtype=_dtype_of(d["dtype_enum"], d["dtype_name"]),
-            dtype_name=d["dtype_name"],
-            shape=d["shape"],
-            nbytes=nbytes,
-            shard=d["shard"],
-            offset=d["offset"],
-            sliced=d["sliced"],
-        )
-
-    def _partitioned_names(self) -> frozenset[str]:
-        if self._partitioned is None:
-            self._partitioned = frozenset(self._core.partitioned_names())
-        return self._partitioned
-
-    # The maps are built in one pass in the core, straight into the dict (no per-key Python).
-    def shapes(self) -> dict[str, tuple[int, ...]]:
-        """{name: shape} for every tensor, in key order."""
-        return self._core.shape_map()
-
-    def dtypes(self) -> dict[str, DType]:
-        """{name: numpy dtype, or "string"} for every tensor, in key order."""
-        return self._core.dtype_map()
-
-    def summary(self) -> list[tuple[str, str, tuple[int, ...], int]]:
-        """(name, TF dtype name, shape, stored bytes) of every tensor in key order, from the
-        index alone: the cheapest complete listing."""
-        return self._core.summary()
-
-    def nbytes(self) -> dict[str, int]:
-        """{name: bytes of its values as stored} for every tensor, in key order (V1: decoded
-        size; strings there count 0 until read)."""
-        return self._core.nbytes_map()
-
-    def dtype_names(self) -> dict[str, str]:
-        """{name: TF dtype name} for every tensor ("float32", "bfloat16", "string", ...)."""
-        return self._core.dtype_name_map()
-
-    def get_slice(self, name: str) -> TensorSlice:
-        """A lazy handle on one tensor: index it (`[0:10, ...]`) to read only that region."""
-        return TensorSlice(self, name)
-
-    def verify(self, name: str | None = None) -> None:
-        """Check stored checksums: of `name`, or of every tensor. Raises CorruptionError."""
-        if name is not None:
-            self._require(name)
-        self._core.verify(name)
-
-    # --- Lifetime -----------------------------------------------------------------------
-    def close(self) -> None:
-        """Release the index. Arrays already handed out stay valid."""
-        self._core.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._core.closed
-
-    def __enter__(self) -> Checkpoint:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _detach_views(self) -> None:
-        """Let later reads map the data afresh: views handed out so far keep their own memory,
-        so a write into them (torch, ctypes) is not seen by later reads, nor theirs by them."""
-        if not self.closed:
-            self._core.detach_views()
-
-    # --- Internals ----------------------------------------------------------------------
-    def _require(self, name: str) -> dict[str, Any]:
-        if not isinstance(name, str):
-            raise TypeError(f"tensor names are str, not {type(name).__name__}")
-        if self.closed:
-            raise CheckpointError("checkpoint is closed", file=self.path, key=name)
-        if name not in self._name_index():
-            raise NotFoundError("key not found in checkpoint", file=self.path, key=name)
-        return self._core.info(name)
-
-    def _assemble(
-        self,
-        info: dict[str, Any],
-        region: tuple[range, ...] | None,
-        *,
-        copy: bool,
-        verify: bool,
-    ) -> np.ndarray:
-        """Build a partitioned tensor (or the `region` of it) from its slices."""
-        import numpy as np
-
-        name, shape = info["name"], info["shape"]
-        if info["dtype_enum"] == STRING_ENUM:
-            dtype = np.dtype(object)
-        elif info["dtype_enum"] in numpy_dtypes():
-            dtype = numpy_dtypes()[info["dtype_enum"]]
-        else:
-            raise UnsupportedError(f"cannot read dtype {info['dtype_name']}", self.path, name)
-        if region is None:
-            if not info["slices_cover_tensor"]:
-                raise CorruptionError(
-                    "the stored slices do not cover the whole partitioned tensor", self.path, name
-                )
-            region = tuple(range(n) for n in shape)
-        # Map (and bounds-check) every needed slice before allocating the result, so a damaged
-        # index cannot make us allocate what its data files do not hold.
-        parts = []
-        covered = 0
-        for starts, lengths, key in info["slices"]:
-            placed = _place(region, starts, lengths)
-            if placed is not None:
-                parts.append((placed, self._core.tensor(key, copy=False, verify=verify)))
-                covered += math.prod(d.stop - d.start for d in placed[0])
-        # Slices never overlap (the core checks), so they fill the region exactly when their
-        # counts add up; otherwise part of it would be left as uninitialized memory.
-        out_shape = tuple(len(r) for r in region)
-        if covered != math.prod(out_shape):
-            raise CorruptionError(
-                "the stored slices do not cover the requested region of the partitioned tensor",
-                self.path,
-                name,
-            )
-        out = np.empty(out_shape, dtype=dtype)
-        for (dst, src), part in parts:
-            out[dst] = part[src]
-        if not copy:
-            out.flags.writeable = False
-        return out
-
-
-def _place(
-    region: tuple[range, ...], starts: tuple[int, ...], lengths: tuple[int, ...]
-) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
-    """Where a stored slice meets a strided region: (index into the output, index into the
-    slice), or None if they do not meet. Ranges have positive steps."""
-    dst, src = [], []
-    for r, start, length in zip(region, starts, lengths):
-        stop = start + length
-        step = r.step
-        # First and one-past-last positions k of the region with start <= r[k] < stop.
-        k0 = max(0, -(-(start - r.start) // step))
-        k1 = min(len(r), -(-(stop - r.start) // step))
-        if k0 >= k1:
-            return None
-        dst.append(slice(k0, k1))
-        src.append(slice(r[k0] - start, r[k1 - 1] - start + 1, step))
-    return tuple(dst), tuple(src)
-
-
-class TensorSlice:
-    """Lazy access to one tensor: `ckpt.get_slice(name)[0:10, ...]` reads only that region.
-
-    Basic indexing (integers, slices with positive steps, Ellipsis) reads just the data it
-    touches, from the mapped shard or, for partitioned tensors, from the slices that overlap it.
-    Anything else reads the whole tensor first.
-    """
-
-    def __init__(self, ckpt: Checkpoint, name: str) -> None:
-        self._ckpt = ckpt
-        self._info = ckpt._require(name)
-        self.name = name
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._info["shape"]
-
-    @property
-    def dtype(self) -> DType:
-        return _dtype_of(self._info["dtype_enum"], self._info["dtype_name"])
-
-    def get_shape(self) -> list[int]:
-        """The shape as a list (safetensors' `get_slice(name).get_shape()`)."""
-        return list(self.shape)
-
-    def get_dtype(self) -> str:
-        """The dtype as safetensors spells it ("F32", "BF16", "I64"...: safetensors'
-        `get_slice(name).get_dtype()`); TF's name for dtypes safetensors lacks ("string")."""
-        from .convert import SAFETENSORS_CODES
-
-        name = self._info["dtype_name"]
-        return SAFETENSORS_CODES.get(name, name)
-
-    def __repr__(self) -> str:
-        return (
-            f"<ckptio.TensorSlice {self.name!r} {self._info['dtype_name']} "
-            f"{_fmt_shape(self.shape)}{' partitioned' if self._info['slices'] else ''}>"
-        )
-
-    def __getitem__(self, index: Any) -> np.ndarray:
-        value = self._read(index)
-        convert = self._ckpt._to_framework
-        return value if convert is None else convert(value, False)
-
-    def _read(self, index: Any) -> np.ndarray:
-        if not self._info["slices"]:
-            read_region = getattr(self._ckpt, "_read_region", None)
-            if read_region is not None:  # remote: fetch only the bytes the region spans
-                return read_region(self._info, index)
-            return self._ckpt._numpy(self.name)[index]
-        basic = _basic_region(index, self.shape)
-        if basic is None:
-            return self._ckpt._numpy(self.name)[index]
-        region, squeeze = basic
-        out = self._ckpt._assemble(self._info, region, copy=False, verify=False)
-        return out[squeeze] if squeeze else out
-
-
-def _basic_region(index: Any, shape: tuple[int, ...]) -> tuple[tuple[range, ...], Any] | None:
-    """Turn basic numpy indexing into one positive-step range per dimension plus the integer
-    dimensions to drop afterwards, or None when the index is not of that simple kind."""
-    items = index if isinstance(index, tuple) else (index,)
-    if sum(1 for i in items if i is Ellipsis) > 1:
-        return None
-    if Ellipsis in [i for i in items if i is Ellipsis]:
-        at = next(k for k, i in enumerate(items) if i is Ellipsis)
-        fill = len(shape) - (len(items) - 1)
-        items = items[:at] + (slice(None),) * fill + items[at + 1 :]
-    if len(items) > len(shape):
-        return None
-    items = items + (slice(None),) * (len(shape) - len(items))
-    region, squeeze = [], []
-    for item, n in zip(items, shape):
-        if not isinstance(item, (bool, slice)) and hasattr(type(item), "__index__"):
-            i = int(item) + n if item < 0 else int(item)
-            if not 0 <= i < n:
-                raise IndexError(f"index {item} is out of bounds for axis with size {n}")
-            region.append(range(i, i + 1))
-            squeeze.append(0)
-        elif isinstance(item, slice):
-            r = range(*item.indices(n))
-            if r.step < 0:
-                return None
-            region.append(r)
-            squeeze.append(slice(None))
-        else:
-            return None
-    has_int = any(s == 0 for s in squeeze if not isinstance(s, slice))
-    return tuple(region), (tuple(squeeze) if has_int else None)
-
-
-@contextlib.contextmanager
-def independent_views(source: Any) -> Iterator[None]:
-    """Arrays read from `source` (a Checkpoint, or a view of one) inside this block share memory
-    with no array read outside it: one `plan.load()` or `to_torch()` call gets views of its own.
-    Costs one fresh mapping per data file used, nothing per tensor."""
-    ckpt = source
-    while not isinstance(ckpt, Checkpoint) and hasattr(ckpt, "checkpoint"):
-        ckpt = ckpt.checkpoint
-    if not isinstance(ckpt, Checkpoint):
-        yield
-        return
-    ckpt._detach_views()
-    try:
-        yield
-    finally:
-        ckpt._detach_views()
+from collections.abc import Iterator
+from typing import Any
+
+from .checkpoint import (
+    HTML_MAX_ROWS,
+    Checkpoint,
+    DType,
+    SliceExtent,
+    TensorInfo,
+    TensorLocation,
+    TensorSlice,
+    basic_region,
+    framework_converter,
+    html_escape,
+    html_name,
+    html_table,
+    independent_views,
+    open_local,
+)
+from .locate import is_url
+
+__all__ = [
+    "HTML_MAX_ROWS",
+    "Checkpoint",
+    "DType",
+    "SliceExtent",
+    "TensorInfo",
+    "TensorLocation",
+    "TensorSlice",
+    "basic_region",
+    "html_escape",
+    "html_name",
+    "html_table",
+    "independent_views",
+    "open",
+    "opened",
+]
 
 
 def open(
@@ -526,40 +78,24 @@ def open(
     ...     ckpt.shapes()["convnet/embedding"], ckpt.get_dtype("convnet/embedding")
     ((20, 4), dtype('float32'))
     """
-    to_framework = _framework(framework)
+    to_framework = framework_converter(framework)
     if is_url(path):
         from .remote import open_url
 
-        ckpt = open_url(path, verify, storage_options=storage_options)  # type: ignore[arg-type]
+        ckpt = open_url(str(path), verify, storage_options=storage_options)
     else:
-        located = resolve(path)
-        if located.format == "V2":
-            check_not_lfs_pointer(located.prefix + ".index")
-            core: Any = _core.BundleReader(located.prefix)
-            n = core.num_shards
-            for i in range(n):  # pointers instead of shards would only fail at the first read
-                check_not_lfs_pointer(f"{located.prefix}.data-{i:05d}-of-{n:05d}")
-        else:
-            core = _core.V1Reader(v1_files(located.prefix))
-        ckpt = Checkpoint(core, located.prefix, located.format)
-        if verify:
-            try:
-                ckpt.verify()
-            except BaseException:
-                ckpt.close()
-                raise
+        ckpt = open_local(path, verify)
     if to_framework is not None:
         ckpt.framework, ckpt._to_framework = "pt", to_framework
     return ckpt
 
 
-def _framework(framework: str) -> Any:
-    """None for numpy, else `(array, copy) -> tensor` for the framework named."""
-    if framework in ("np", "numpy"):
-        return None
-    if framework in ("pt", "torch"):
-        from .convert import _require, _tensor
-
-        torch = _require("torch", "torch")
-        return lambda value, copy: _tensor(torch, value, copy)
-    raise ValueError(f"framework must be 'np' or 'pt', not {framework!r}")
+@contextlib.contextmanager
+def opened(src: Any) -> Iterator[Checkpoint]:
+    """The checkpoint `src` names (a path or URL); closed afterwards only if opened here. An
+    open checkpoint, or a view with its reading API (a `NameView`), is used as it is."""
+    if not isinstance(src, (str, os.PathLike)):
+        yield src
+        return
+    with open(src) as ckpt:
+        yield ckpt

@@ -44,7 +44,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -53,9 +53,17 @@ import numpy as np
 
 from . import _core
 from ._dtypes import STRING_ENUM, numpy_dtypes
+from .checkpoint import Checkpoint, basic_region, open_local, verified
 from .errors import CheckpointError, CorruptionError, NotFoundError
-from .paths import _DATA_SUFFIX, _TEMP_SUFFIX, Resolved, is_url, parse_checkpoint_state
-from .reader import Checkpoint, _basic_region
+from .locate import (
+    DATA_SUFFIX,
+    NO_MATCH,
+    TEMP_SUFFIX,
+    Resolved,
+    is_url,
+    only_checkpoint,
+    parse_checkpoint_state,
+)
 
 __all__ = [
     "RemoteCheckpoint",
@@ -641,8 +649,6 @@ class RemoteCheckpoint(Checkpoint):
     tensor twice fetches it twice unless it was prefetched again in between.
     """
 
-    remote = True
-
     def __init__(self, core: Any, url: str, store: _Store, storage_options: dict | None) -> None:
         super().__init__(core, url, "V2")
         self._store = store
@@ -650,7 +656,10 @@ class RemoteCheckpoint(Checkpoint):
         me = weakref.ref(self)  # (no cycle through the C++ reader's opener)
         store.extent = lambda shard: _extent_of(me, shard)
         self.storage_options = dict(storage_options or {})
-        """The fsspec options the checkpoint was opened with (workers reopen it with them)."""
+
+    @property
+    def is_remote(self) -> bool:
+        return True
 
     @property
     def stats(self) -> dict[str, int]:
@@ -672,12 +681,9 @@ class RemoteCheckpoint(Checkpoint):
         if self._extents is None:
             extents: dict[str, int] = {}
             for name in self._name_list():
-                d = self._core.info(name)
-                records = [self._core.info(k) for _, _, k in d["slices"]] if d["sliced"] else [d]
-                for r in records:
-                    path = r["data_path"]
-                    if path is not None:
-                        extents[path] = max(extents.get(path, 0), r["offset"] + r["size"])
+                for r in self.stored_records(name):
+                    if r.path is not None and r.offset is not None:
+                        extents[r.path] = max(extents.get(r.path, 0), r.offset + r.size)
             self._extents = extents
         return self._extents.get(shard)
 
@@ -685,12 +691,9 @@ class RemoteCheckpoint(Checkpoint):
         """(shard URL, offset, size) of each stored record behind `names`."""
         ranges = []
         for name in names:
-            info = self._require(name)
-            keys = [key for _, _, key in info["slices"]] if info["sliced"] else [name]
-            for key in keys:
-                d = info if key is name else self._core.info(key)
-                if d["data_path"] is not None and d["size"] > 0:
-                    ranges.append((d["data_path"], d["offset"], d["size"]))
+            for r in self.stored_records(name):
+                if r.path is not None and r.offset is not None and r.size > 0:
+                    ranges.append((r.path, r.offset, r.size))
         return ranges
 
     def prefetch(self, names: Iterable[str], *, wait: bool = False) -> int:
@@ -710,22 +713,10 @@ class RemoteCheckpoint(Checkpoint):
                 f.exception()  # errors are raised by the reads themselves
         return sum(n for _, _, n in ranges)
 
-    def read_many(
-        self,
-        names: Iterable[str],
-        *,
-        verify: bool = False,
-        copy: bool = False,
-        window_bytes: int | None = None,
-    ) -> Iterator[tuple[str, np.ndarray]]:
-        """(name, array) for each of `names`, in order, fetching ahead.
-
-        While one window of tensors (`window_bytes`, default `RemoteOptions.window_bytes`) is
-        handed out, the next is being fetched (merged and in parallel, as `prefetch`). Memory
-        stays near two windows plus the tensor in hand (a tensor larger than a window is a
-        window of its own).
-        """
-        names = list(names)
+    def _windows(self, names: list[str], window_bytes: int | None) -> list[list[str]]:
+        """`read_many`'s windows: up to `window_bytes` (default `RemoteOptions.window_bytes`)
+        each, so memory stays near two windows plus the tensor in hand (a tensor larger than a
+        window is a window of its own); each is fetched merged and in parallel (`prefetch`)."""
         window = max(1, window_bytes or self.options.window_bytes)
         windows: list[list[str]] = []
         current: list[str] = []
@@ -739,27 +730,24 @@ class RemoteCheckpoint(Checkpoint):
             size += nbytes
         if current:
             windows.append(current)
-        if windows:
-            self.prefetch(windows[0])
-        for i, chunk in enumerate(windows):
-            if i + 1 < len(windows):
-                self.prefetch(windows[i + 1])
-            for name in chunk:
-                yield name, self.get_tensor(name, copy=copy, verify=verify)
+        return windows
 
-    def _read_region(self, info: dict[str, Any], index: Any) -> np.ndarray:
-        """`TensorSlice[index]` of an unpartitioned tensor: fetch only the contiguous byte span
-        the region covers (for rows along axis 0, exactly those rows), then index it."""
-        name = info["name"]
-        dtype = numpy_dtypes().get(info["dtype_enum"])
-        shape = tuple(info["shape"])
-        basic = _basic_region(index, shape)
+    def read_region(self, name: str, index: Any) -> np.ndarray:
+        """`get_slice(name)[index]`: for an unpartitioned tensor, fetch only the contiguous byte
+        span the region covers (for rows along axis 0, exactly those rows), then index it."""
+        info = self._require(name)
+        if info.slices:
+            return super().read_region(name, index)
+        dtype = numpy_dtypes().get(info.dtype_enum)
+        shape = info.shape
+        basic = basic_region(index, shape)
         if (
             basic is None
             or dtype is None
-            or info["dtype_enum"] == STRING_ENUM
-            or info["size"] != info["num_elements"] * dtype.itemsize
-            or info["data_path"] is None
+            or info.dtype_enum == STRING_ENUM
+            or info.size != info.num_elements * dtype.itemsize
+            or info.path is None
+            or info.offset is None
         ):
             # Strings, odd layouts and damaged entries: the whole-tensor path handles (and
             # reports) them.
@@ -776,9 +764,9 @@ class RemoteCheckpoint(Checkpoint):
             first = sum(r.start * s for r, s in zip(region, strides))
             last = sum((r.start + (len(r) - 1) * r.step) * s for r, s in zip(region, strides))
             span = last + itemsize - first
-            url = info["data_path"]
+            url = info.path
             try:
-                data = self._store.fetch(url, info["offset"] + first, span)
+                data = self._store.fetch(url, info.offset + first, span)
             except CheckpointError as exc:
                 raise type(exc)(exc.message, file=exc.file or url, key=name) from exc
             strided = np.ndarray(
@@ -804,11 +792,13 @@ def _extent_of(ref: Callable[[], RemoteCheckpoint | None], shard: str) -> int | 
 class RemoteV1Checkpoint(Checkpoint):
     """A V1 checkpoint read from URLs with ranged requests (see `_open_v1`)."""
 
-    remote = True
-
     def __init__(self, core: Any, url: str, store: _Store) -> None:
         super().__init__(core, url, "V1")
         self._store = store
+
+    @property
+    def is_remote(self) -> bool:
+        return True
 
     @property
     def stats(self) -> dict[str, int]:
@@ -823,7 +813,7 @@ class RemoteV1Checkpoint(Checkpoint):
 # --------------------------------------------------------------------------- locating
 
 
-def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> Any:
+def filesystem_for(url: str, storage_options: Mapping[str, Any] | None) -> Any:
     try:
         import fsspec
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -862,7 +852,7 @@ def _store_for(
     fs: Any = None,
 ) -> _Store:
     if fs is None:
-        fs = _filesystem(url, _single_retry_layer(url, storage_options))
+        fs = filesystem_for(url, _single_retry_layer(url, storage_options))
     return _Store(fs, options or RemoteOptions())
 
 
@@ -926,7 +916,7 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
     url = url.rstrip("/") if not url.endswith("://") else url
     if url.endswith(".index"):
         return Resolved("V2", url[: -len(".index")])
-    data = _DATA_SUFFIX.search(url)
+    data = DATA_SUFFIX.search(url)
     if data:
         return Resolved("V2", url[: data.start()])
     try:
@@ -952,7 +942,7 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
         files = store.objects.glob(url)
         if files:
             return Resolved("V1", url)
-        raise NotFoundError("failed to find any matching files for the checkpoint path", file=url)
+        raise NotFoundError(NO_MATCH, file=url)
     try:
         size = store.objects.size(url)
     except NotFoundError:
@@ -970,18 +960,10 @@ def _resolve(store: _Store, url: str, depth: int = 0) -> Resolved:
         for e in entries
         if e.get("type") == "file"
         and e["url"].endswith(".index")
-        and not _TEMP_SUFFIX.search(e["url"])
+        and not TEMP_SUFFIX.search(e["url"])
     )
-    if len(bundles) == 1:
-        return Resolved("V2", bundles[0])
-    if bundles:
-        names = ", ".join(posixpath.basename(b) for b in bundles)
-        raise NotFoundError(
-            f"directory holds several checkpoints ({names}) and no `checkpoint` state file; "
-            "open one of them by prefix",
-            file=url,
-        )
-    raise NotFoundError("no checkpoint here (no .index, no `checkpoint` state file)", file=url)
+    nothing = "no checkpoint here (no .index, no `checkpoint` state file)"
+    return Resolved("V2", only_checkpoint(bundles, url, nothing))
 
 
 def resolve_url(url: str, *, storage_options: Mapping[str, Any] | None = None) -> Resolved:
@@ -1028,13 +1010,7 @@ def open_url(
         ckpt = RemoteCheckpoint(
             _RemoteCore(core), located.prefix, store, dict(storage_options or {})
         )
-    if verify:
-        try:
-            ckpt.verify()
-        except BaseException:
-            ckpt.close()
-            raise
-    return ckpt
+    return verified(ckpt) if verify else ckpt
 
 
 def _open_v1(store: _Store, pattern: str) -> Checkpoint:
@@ -1046,7 +1022,7 @@ def _open_v1(store: _Store, pattern: str) -> Checkpoint:
     else:
         urls = [pattern]
     if not urls:
-        raise NotFoundError("failed to find any matching files for the checkpoint path", pattern)
+        raise NotFoundError(NO_MATCH, pattern)
 
     def open_source(url: str) -> _Source:
         return _Source(store, url, store.objects.size(url), tail=store.options.table_tail_bytes)
@@ -1065,7 +1041,7 @@ _OPEN_LOCK = threading.Lock()
 _OPENED: dict[tuple[str, str], Checkpoint] = {}
 
 
-def _shared(
+def shared_checkpoint(
     path: str, storage_options: Mapping[str, Any] | None, known_sizes: Mapping[str, int] | None
 ) -> Checkpoint:
     """One open checkpoint per process and source, reused by every task that reads it (a
@@ -1080,8 +1056,6 @@ def _shared(
         if is_url(path):
             ckpt = open_url(path, storage_options=storage_options, known_sizes=known_sizes)
         else:
-            from .reader import open as open_local
-
             ckpt = open_local(path)
         _OPENED[key] = ckpt
         return ckpt

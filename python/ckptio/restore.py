@@ -290,14 +290,14 @@ class RestorePlan:
     def _repr_html_(self) -> str:
         """Jupyter: the plan as tables (entries, then missing, not restored, unused, problems),
         each truncated like a checkpoint's (`ckptio.reader.HTML_MAX_ROWS`)."""
-        from .reader import _esc, _html_name, html_table
+        from .reader import html_escape, html_name, html_table
 
         status = "OK" if self.ok else f"<b style='color:#b00'>{len(self.problems)} problem(s)</b>"
         parts = [
             html_table(
                 ("target", "", "source", "shape", "dtype", "transforms"),
                 [_html_entry(e) for e in self.entries],
-                f"<b>ckptio.RestorePlan</b> from <code>{_esc(self.checkpoint)}</code>: "
+                f"<b>ckptio.RestorePlan</b> from <code>{html_escape(self.checkpoint)}</code>: "
                 f"{len(self.entries):,} tensors, {status}",
             )
         ]
@@ -306,7 +306,7 @@ class RestorePlan:
             parts.append(
                 html_table(
                     ("target", "looked for"),
-                    [(_html_name(m.target), _html_name(m.source)) for m in self.missing],
+                    [(html_name(m.target), html_name(m.source)) for m in self.missing],
                     f"Missing in the checkpoint ({how}): {len(self.missing):,}",
                 )
             )
@@ -314,7 +314,7 @@ class RestorePlan:
             parts.append(
                 html_table(
                     ("target", "why"),
-                    [(_html_name(n), _esc(why)) for n, why in self.unassigned.items()],
+                    [(html_name(n), html_escape(why)) for n, why in self.unassigned.items()],
                     f"Targets not restored (left as they are): {len(self.unassigned):,}",
                 )
             )
@@ -322,7 +322,7 @@ class RestorePlan:
             parts.append(
                 html_table(
                     ("checkpoint tensor",),
-                    [(_html_name(n),) for n in self.unused],
+                    [(html_name(n),) for n in self.unused],
                     f"Checkpoint tensors not used: {len(self.unused):,}",
                 )
             )
@@ -330,7 +330,7 @@ class RestorePlan:
             parts.append(
                 html_table(
                     ("kind", "problem"),
-                    [(_esc(p.kind), _esc(p.message)) for p in self.problems],
+                    [(html_escape(p.kind), html_escape(p.message)) for p in self.problems],
                     f"Problems: {len(self.problems):,}",
                 )
             )
@@ -338,21 +338,28 @@ class RestorePlan:
 
 
 def _html_entry(e: PlanEntry) -> tuple[str, ...]:
-    from .reader import _esc, _html_name
+    from .reader import html_escape, html_name
 
     source = (
-        _html_name(e.source)
+        html_name(e.source)
         if e.source == e.key
-        else (f"{_html_name(e.source)} ({_html_name(e.key)})")
+        else (f"{html_name(e.source)} ({html_name(e.key)})")
     )
     if e.region is not None:
-        source += _esc("[" + ", ".join(f"{a}:{b}" for a, b in e.region) + "]")
+        source += html_escape("[" + ", ".join(f"{a}:{b}" for a, b in e.region) + "]")
     shape = _fmt_shape(e.shape)
     if tuple(e.source_shape) != tuple(e.shape):
         shape = f"{_fmt_shape(e.source_shape)} \u2192 {shape}"
     dtype = e.dtype if e.dtype == e.source_dtype else f"{e.source_dtype} \u2192 {e.dtype}"
     steps = ", ".join(map(str, e.transforms)) or "-"
-    return (_html_name(e.target), "\u2190", source, _esc(shape), _esc(dtype), _esc(steps))
+    return (
+        html_name(e.target),
+        "\u2190",
+        source,
+        html_escape(shape),
+        html_escape(dtype),
+        html_escape(steps),
+    )
 
 
 def _slices(region: tuple[tuple[int, int], ...]) -> tuple[slice, ...]:

@@ -17,31 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from ._dtypes import SAFETENSORS_CODES
 from .errors import CheckpointError
 
 __all__ = ["SAFETENSORS_CODES", "StreamingWriter", "digest", "verify_file"]
 
 # numpy (ml_dtypes) dtype name -> safetensors dtype code.
-SAFETENSORS_CODES = {
-    "bool": "BOOL",
-    "uint8": "U8",
-    "int8": "I8",
-    "uint16": "U16",
-    "int16": "I16",
-    "uint32": "U32",
-    "int32": "I32",
-    "uint64": "U64",
-    "int64": "I64",
-    "float16": "F16",
-    "bfloat16": "BF16",
-    "float32": "F32",
-    "float64": "F64",
-    "complex64": "C64",
-    "float8_e4m3fn": "F8_E4M3",
-    "float8_e5m2": "F8_E5M2",
-    "float8_e4m3fnuz": "F8_E4M3FNUZ",
-    "float8_e5m2fnuz": "F8_E5M2FNUZ",
-}
 
 
 def _bytes_of(value: np.ndarray) -> np.ndarray:

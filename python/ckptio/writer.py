@@ -28,7 +28,7 @@ from ._dtypes import enum_for, enum_for_name
 from ._names import check_rename, require_some
 from .casting import cast_array
 from .errors import CheckpointError
-from .paths import read_checkpoint_state
+from .locate import read_checkpoint_state
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -125,15 +125,15 @@ class BundleWriter:
     def add_copy(self, name: str, source: Any, source_name: str) -> None:
         """Add `source_name` of an open V2 checkpoint `source` under `name`, copying its stored
         bytes (and checksum) without decoding them."""
-        info = source._core.info(source_name)
+        loc = source.location(source_name)
         self._core.add_copy(
             name,
-            info["dtype_enum"],
-            list(info["shape"]),
-            info["data_path"],
-            info["offset"],
-            info["size"],
-            info["masked_crc32c"],
+            loc.dtype_enum,
+            list(loc.shape),
+            loc.path,
+            loc.offset,
+            loc.size,
+            loc.masked_crc32c,
         )
 
     def finish(self) -> str:
