@@ -8,6 +8,8 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <type_traits>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -268,37 +270,93 @@ SourceOpener PythonOpener(py::object opener) {
   };
 }
 
-class PyBundleReader {
+// What the shared reader code needs of one entry, for either format: a V2 index record or a V1
+// tensor. Overloads, so both binding classes list, look up and describe entries alike.
+const std::string& KeyOf(const TensorRecord& r) { return r.key; }
+const std::string& KeyOf(const V1Tensor& t) { return t.name; }
+const std::vector<int64_t>& DimsOf(const TensorRecord& r) { return r.entry.shape.dims; }
+const std::vector<int64_t>& DimsOf(const V1Tensor& t) { return t.shape.dims; }
+int64_t DtypeOf(const TensorRecord& r) { return r.entry.dtype; }
+int64_t DtypeOf(const V1Tensor& t) { return t.dtype; }
+// Slice keys owned by a partitioned V2 tensor are listed under the full name (as TF does).
+bool Listed(const TensorRecord& r) { return r.listed; }
+bool Listed(const V1Tensor&) { return true; }
+// Stored bytes: all slices for a partitioned V2 tensor; V1 values are decoded, so their size.
+uint64_t StoredBytes(const TensorRecord& r) {
+  uint64_t nbytes = r.entry.size;
+  for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
+  return nbytes;
+}
+uint64_t StoredBytes(const V1Tensor& t) { return t.num_elements * uint64_t(t.type.elem_size); }
+
+const std::vector<TensorRecord>& Entries(const BundleReader& reader) { return reader.records(); }
+const std::vector<V1Tensor>& Entries(const V1Reader& reader) { return reader.tensors(); }
+// The file a "key not found" error names.
+std::string MainFile(const BundleReader& reader) { return reader.index_path(); }
+std::string MainFile(const V1Reader& reader) {
+  return reader.files().empty() ? "" : reader.files()[0];
+}
+
+// TF's CheckpointReader.debug_string() line: "<key> (<DT_NAME>) <shape>". V2 skips partitioned
+// full entries (their raw slice keys are lines of their own); V1 notes its slice count (TF's
+// own V1 line order is an unordered_map's; ours is sorted).
+void AppendDebugHead(const std::string& key, const DataTypeInfo& type,
+                     const std::vector<int64_t>& dims, std::string* out) {
+  *out += key + " (" + type.enum_name + ") [";
+  for (size_t i = 0; i < dims.size(); ++i) *out += (i ? "," : "") + std::to_string(dims[i]);
+  *out += "]";
+}
+void AppendDebugLine(const TensorRecord& r, std::string* out) {
+  if (r.partitioned()) return;
+  AppendDebugHead(r.key, r.type, r.entry.shape.dims, out);
+  *out += "\n";
+}
+void AppendDebugLine(const V1Tensor& t, std::string* out) {
+  AppendDebugHead(t.name, t.type, t.shape.dims, out);
+  if (t.parts.size() > 1) *out += ", " + std::to_string(t.parts.size()) + " slices";
+  *out += "\n";
+}
+
+// A read-only numpy view of bytes whose storage `bytes.owner` keeps alive (the mapping or a
+// fetched buffer): the view's base holds that reference.
+py::array ViewOf(const std::string& file, const std::string& key, const py::dtype& dtype,
+                 const std::vector<int64_t>& dims, ByteRange bytes) {
+  auto* keep = new std::shared_ptr<const void>(std::move(bytes.owner));
+  py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
+  py::array view = NumpyArray(file, key, [&] {
+    return py::array(dtype, Shape(dims), std::vector<py::ssize_t>{}, bytes.data, base);
+  });
+  MakeReadOnly(view);
+  return view;
+}
+
+// What both binding classes share: opening (GIL released), closing, the listings, lookup,
+// verification and TF's debug string. Subclasses add reading tensors and their info.
+template <typename Reader>
+class PyReader {
  public:
-  PyBundleReader(const std::string& prefix, py::object opener) {
-    std::unique_ptr<BundleReader> reader;
+  using Entry = typename std::decay_t<decltype(Entries(std::declval<const Reader&>()))>::value_type;
+
+  template <typename Where>
+  PyReader(const Where& where, py::object opener) {
+    std::unique_ptr<Reader> reader;
     Status s;
     SourceOpener open = opener.is_none() ? SourceOpener(OpenMappedSource) : PythonOpener(opener);
     {
       py::gil_scoped_release release;
-      s = BundleReader::Open(prefix, &reader, std::move(open));
+      s = Reader::Open(where, &reader, std::move(open));
     }
     Check(s);
     reader_ = std::move(reader);
   }
 
-  void Close() { reader_.reset(); }
   bool closed() const { return reader_ == nullptr; }
 
   py::list Names() const {
     auto reader = Get();
     py::list names;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed) names.append(DecodeKey(r.key));
-    }
-    return names;
-  }
-
-  py::list PartitionedNames() const {
-    auto reader = Get();
-    py::list names;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed && r.partitioned()) names.append(DecodeKey(r.key));
+    for (const Entry& e : Entries(*reader)) {
+      if (Listed(e)) names.append(DecodeKey(KeyOf(e)));
     }
     return names;
   }
@@ -309,73 +367,121 @@ class PyBundleReader {
     auto reader = Get();
     py::list out;
     DtypeNames names;
-    for (const TensorRecord& r : reader->records()) {
-      if (!r.listed) continue;
-      uint64_t nbytes = r.entry.size;
-      for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
-      out.append(py::make_tuple(DecodeKey(r.key), names.Get(r.entry.dtype, r.type.name),
-                                ShapeTuple(r.entry.shape.dims), nbytes));
+    for (const Entry& e : Entries(*reader)) {
+      if (!Listed(e)) continue;
+      out.append(py::make_tuple(DecodeKey(KeyOf(e)), names.Get(DtypeOf(e), e.type.name),
+                                ShapeTuple(DimsOf(e)), StoredBytes(e)));
     }
     return out;
   }
 
   // {name: shape} in one pass: the listing people ask for first, kept cheap.
   py::dict ShapeMap() const {
-    auto reader = Get();
-    py::dict out;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed) DictSet(out, DecodeKey(r.key), ShapeTuple(r.entry.shape.dims));
-    }
-    return out;
+    return MapOf([](const Entry& e) { return ShapeTuple(DimsOf(e)); });
   }
 
   // {name: numpy dtype | "string" | TF name}, as cheap as the shape map: one dtype object per
   // distinct dtype, shared by every key.
   py::dict DtypeMap() const {
-    auto reader = Get();
     DtypeObjects dtypes;
-    py::dict out;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed) DictSet(out, DecodeKey(r.key), dtypes.Get(r.entry.dtype, r.type.name));
-    }
-    return out;
+    return MapOf([&](const Entry& e) { return dtypes.Get(DtypeOf(e), e.type.name); });
   }
 
   // {name: TF dtype name}.
   py::dict DtypeNameMap() const {
-    auto reader = Get();
     DtypeNames names;
-    py::dict out;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed) DictSet(out, DecodeKey(r.key), names.Get(r.entry.dtype, r.type.name));
-    }
-    return out;
+    return MapOf([&](const Entry& e) { return names.Get(DtypeOf(e), e.type.name); });
   }
 
   // {name: stored bytes (all slices, for a partitioned tensor)}.
   py::dict NbytesMap() const {
+    return MapOf([](const Entry& e) { return py::int_(StoredBytes(e)); });
+  }
+
+  // Check one key's checksums, or every key's when name is None. GIL released.
+  void Verify(py::handle name) const {
+    auto reader = Get();
+    Status s;
+    if (name.is_none()) {
+      py::gil_scoped_release release;
+      s = reader->VerifyAll();
+    } else {
+      const Entry& e = Lookup(*reader, name);
+      py::gil_scoped_release release;
+      s = reader->Verify(e);
+    }
+    Check(s);
+  }
+
+  // TF's CheckpointReader.debug_string(), one line per key in key order.
+  py::bytes DebugString() const {
+    auto reader = Get();
+    std::string out;
+    for (const Entry& e : Entries(*reader)) AppendDebugLine(e, &out);
+    return py::bytes(out);
+  }
+
+ protected:
+  std::shared_ptr<const Reader> Get() const {
+    if (!reader_) Check(Status::InvalidArgument("checkpoint is closed"));
+    return reader_;
+  }
+
+  static const Entry& Lookup(const Reader& reader, py::handle name) {
+    const std::string key = EncodeKey(name);
+    const Entry* e = reader.Find(key);
+    if (e == nullptr) {
+      Check(Status::NotFound("key not found in checkpoint").WithFile(MainFile(reader)).WithKey(key));
+    }
+    return *e;
+  }
+
+  // The fields of info() both formats have.
+  static py::dict CommonInfo(const Entry& e) {
+    py::dict d;
+    d["name"] = DecodeKey(KeyOf(e));
+    d["dtype_enum"] = DtypeOf(e);
+    d["dtype_name"] = e.type.name;
+    d["shape"] = ShapeTuple(DimsOf(e));
+    d["num_elements"] = e.num_elements;
+    return d;
+  }
+
+  // {name: value(entry)} over the listed entries, without pybind11 accessors per entry.
+  template <typename Value>
+  py::dict MapOf(Value value) const {
     auto reader = Get();
     py::dict out;
-    for (const TensorRecord& r : reader->records()) {
-      if (!r.listed) continue;
-      uint64_t nbytes = r.entry.size;
-      for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
-      DictSet(out, DecodeKey(r.key), py::int_(nbytes));
+    for (const Entry& e : Entries(*reader)) {
+      if (Listed(e)) DictSet(out, DecodeKey(KeyOf(e)), value(e));
     }
     return out;
+  }
+
+  std::shared_ptr<const Reader> reader_;
+};
+
+class PyBundleReader : public PyReader<BundleReader> {
+ public:
+  using PyReader::PyReader;
+
+  void Close() { reader_.reset(); }
+
+  py::list PartitionedNames() const {
+    auto reader = Get();
+    py::list names;
+    for (const TensorRecord& r : reader->records()) {
+      if (r.listed && r.partitioned()) names.append(DecodeKey(r.key));
+    }
+    return names;
   }
 
   // Everything known about one key, as a dict for the Python TensorInfo.
   py::dict Info(py::handle name) const {
     auto reader = Get();
     const TensorRecord& r = Lookup(*reader, name);
-    py::dict d;
-    d["name"] = DecodeKey(r.key);
-    d["dtype_enum"] = r.entry.dtype;
-    d["dtype_name"] = r.type.name;
-    d["shape"] = ShapeTuple(r.entry.shape.dims);
+    py::dict d = CommonInfo(r);
     d["size"] = r.entry.size;
-    d["num_elements"] = r.num_elements;
     d["shard"] = r.partitioned() ? py::object(py::none()) : py::object(py::int_(r.entry.shard_id));
     d["offset"] = r.partitioned() ? py::object(py::none()) : py::object(py::int_(r.entry.offset));
     d["masked_crc32c"] = r.entry.crc32c;
@@ -398,13 +504,13 @@ class PyBundleReader {
   py::array Tensor(py::handle name, bool copy, bool verify) const {
     auto reader = Get();
     const TensorRecord& r = Lookup(*reader, name);
-    if (r.type.storage == Storage::kString) return Strings(*reader, r, verify);
     if (r.partitioned()) {
       Check(Status::InvalidArgument("partitioned tensor: read it through its slices")
                 .WithKey(r.key));
     }
     ByteRange bytes;
     Check(reader->Data(r, &bytes));  // first: its errors name the files (unreadable dtypes too)
+    if (r.type.storage == Storage::kString) return Strings(*reader, r, bytes, verify);
     py::dtype dtype = NumpyDtype(r.entry.dtype, r.type, r.key);
     if (copy || r.entry.size == 0) {
       py::array out = NumpyArray(reader->index_path(), r.key,
@@ -427,49 +533,7 @@ class PyBundleReader {
       }
       Check(s);
     }
-    // The view's base owns a reference to the bytes' storage (the mapping or a fetched buffer).
-    auto* keep = new std::shared_ptr<const void>(std::move(bytes.owner));
-    py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
-    py::array view = NumpyArray(reader->index_path(), r.key, [&] {
-      return py::array(dtype, Shape(r.entry.shape.dims), std::vector<py::ssize_t>{}, bytes.data,
-                       base);
-    });
-    MakeReadOnly(view);
-    return view;
-  }
-
-  // Check one key's checksum, or every key's when name is None. GIL released.
-  void Verify(py::handle name) const {
-    auto reader = Get();
-    Status s;
-    if (name.is_none()) {
-      py::gil_scoped_release release;
-      for (const TensorRecord& r : reader->records()) {
-        if (r.partitioned()) continue;  // its slices are records of their own
-        s = reader->Verify(r);
-        if (!s.ok()) break;
-      }
-    } else {
-      const TensorRecord& r = Lookup(*reader, name);
-      py::gil_scoped_release release;
-      s = reader->Verify(r);
-    }
-    Check(s);
-  }
-
-  // TF's CheckpointReader.debug_string(): "<key> (<DT_NAME>) <shape>" per key in key order,
-  // partitioned full entries skipped and their raw slice keys listed instead.
-  py::bytes DebugString() const {
-    auto reader = Get();
-    std::string out;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.partitioned()) continue;
-      out += r.key + " (" + r.type.enum_name + ") [";
-      const auto& dims = r.entry.shape.dims;
-      for (size_t i = 0; i < dims.size(); ++i) out += (i ? "," : "") + std::to_string(dims[i]);
-      out += "]\n";
-    }
-    return py::bytes(out);
+    return ViewOf(reader->index_path(), r.key, dtype, r.entry.shape.dims, std::move(bytes));
   }
 
   std::string prefix() const { return Get()->prefix(); }
@@ -478,52 +542,22 @@ class PyBundleReader {
   void DetachViews() const { Get()->ForgetShards(); }
 
  private:
-  std::shared_ptr<const BundleReader> Get() const {
-    if (!reader_) Check(Status::InvalidArgument("checkpoint is closed"));
-    return reader_;
-  }
-
-  static const TensorRecord& Lookup(const BundleReader& reader, py::handle name) {
-    const std::string key = EncodeKey(name);
-    const TensorRecord* r = reader.Find(key);
-    if (r == nullptr) {
-      Check(Status::NotFound("key not found in checkpoint").WithFile(reader.index_path()).WithKey(key));
-    }
-    return *r;
-  }
-
-  py::array Strings(const BundleReader& reader, const TensorRecord& r, bool verify) const {
-    if (r.partitioned()) {
-      Check(Status::InvalidArgument("partitioned tensor: read it through its slices").WithKey(r.key));
-    }
-    ByteRange bytes;
-    Check(reader.Data(r, &bytes));
+  static py::array Strings(const BundleReader& reader, const TensorRecord& r,
+                           const ByteRange& bytes, bool verify) {
     if (verify) Check(reader.VerifyData(r, bytes.data));
     std::vector<std::string_view> elements;
     Check(reader.DecodeStrings(r, bytes.data, &elements));
     return NumpyArray(reader.index_path(), r.key,
                       [&] { return BytesArray(elements, r.entry.shape.dims); });
   }
-
-  std::shared_ptr<const BundleReader> reader_;
 };
 
 
 // V1 files hold values as TensorProtos: each tensor is decoded once (GIL released) into an
 // array that is cached and handed out read-only, so repeated reads are free like V2 views.
-class PyV1Reader {
+class PyV1Reader : public PyReader<V1Reader> {
  public:
-  PyV1Reader(const std::vector<std::string>& files, py::object opener) {
-    std::unique_ptr<V1Reader> reader;
-    Status s;
-    SourceOpener open = opener.is_none() ? SourceOpener(OpenMappedSource) : PythonOpener(opener);
-    {
-      py::gil_scoped_release release;
-      s = V1Reader::Open(files, &reader, std::move(open));
-    }
-    Check(s);
-    reader_ = std::move(reader);
-  }
+  using PyReader::PyReader;
 
   void Close() {
     reader_.reset();
@@ -536,69 +570,14 @@ class PyV1Reader {
     Get()->ForgetViews();
     cache_.clear();
   }
-  bool closed() const { return reader_ == nullptr; }
-
-  py::list Names() const {
-    auto reader = Get();
-    py::list names;
-    for (const V1Tensor& t : reader->tensors()) names.append(DecodeKey(t.name));
-    return names;
-  }
-
-  py::list Summary() const {
-    auto reader = Get();
-    py::list out;
-    for (const V1Tensor& t : reader->tensors()) {
-      out.append(py::make_tuple(DecodeKey(t.name), t.type.name, ShapeTuple(t.shape.dims),
-                                t.num_elements * uint64_t(t.type.elem_size)));
-    }
-    return out;
-  }
 
   py::list PartitionedNames() const { return py::list(); }  // assembled in the core
-
-  py::dict ShapeMap() const {
-    auto reader = Get();
-    py::dict out;
-    for (const V1Tensor& t : reader->tensors()) DictSet(out, DecodeKey(t.name), ShapeTuple(t.shape.dims));
-    return out;
-  }
-
-  py::dict DtypeMap() const {
-    auto reader = Get();
-    DtypeObjects dtypes;
-    py::dict out;
-    for (const V1Tensor& t : reader->tensors()) DictSet(out, DecodeKey(t.name), dtypes.Get(t.dtype, t.type.name));
-    return out;
-  }
-
-  py::dict DtypeNameMap() const {
-    auto reader = Get();
-    DtypeNames names;
-    py::dict out;
-    for (const V1Tensor& t : reader->tensors()) DictSet(out, DecodeKey(t.name), names.Get(t.dtype, t.type.name));
-    return out;
-  }
-
-  py::dict NbytesMap() const {
-    auto reader = Get();
-    py::dict out;
-    for (const V1Tensor& t : reader->tensors()) {
-      DictSet(out, DecodeKey(t.name), py::int_(t.num_elements * uint64_t(t.type.elem_size)));
-    }
-    return out;
-  }
 
   py::dict Info(py::handle name) const {
     auto reader = Get();
     const V1Tensor& t = Lookup(*reader, name);
-    py::dict d;
-    d["name"] = DecodeKey(t.name);
-    d["dtype_enum"] = t.dtype;
-    d["dtype_name"] = t.type.name;
-    d["shape"] = ShapeTuple(t.shape.dims);
-    d["size"] = t.num_elements * uint64_t(t.type.elem_size);
-    d["num_elements"] = t.num_elements;
+    py::dict d = CommonInfo(t);
+    d["size"] = StoredBytes(t);
     d["shard"] = t.parts.empty() ? py::object(py::none()) : py::object(py::int_(t.parts[0].file));
     d["offset"] = py::none();
     d["slices"] = py::list();
@@ -637,16 +616,8 @@ class PyV1Reader {
       ByteRange raw;
       bool viewable = false;
       if (!copy) Check(reader->RawView(t, &raw, &viewable));
-      if (viewable) {
-        // The packed values in the file are the array itself: a zero-copy view, as for V2.
-        auto* keep = new std::shared_ptr<const void>(std::move(raw.owner));
-        py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
-        py::array view = NumpyArray(FileOf(*reader, t), t.name, [&] {
-          return py::array(dtype, Shape(t.shape.dims), std::vector<py::ssize_t>{}, raw.data, base);
-        });
-        MakeReadOnly(view);
-        return view;
-      }
+      // The packed values in the file are the array itself: a zero-copy view, as for V2.
+      if (viewable) return ViewOf(FileOf(*reader, t), t.name, dtype, t.shape.dims, std::move(raw));
       py::array out = NumpyArray(FileOf(*reader, t), t.name,
                                  [&] { return py::array(dtype, Shape(t.shape.dims)); });
       auto* dst = static_cast<uint8_t*>(out.mutable_data());
@@ -667,65 +638,39 @@ class PyV1Reader {
     return py::array::ensure(value.attr("view")());
   }
 
-  void Verify(py::handle name) const {
-    auto reader = Get();
-    Status s;
-    if (name.is_none()) {
-      py::gil_scoped_release release;
-      s = reader->VerifyAll();
-    } else {
-      const V1Tensor& t = Lookup(*reader, name);
-      py::gil_scoped_release release;
-      s = reader->Verify(t);
-    }
-    Check(s);
-  }
-
-  // TF's V1 debug_string lists each tensor with its dtype, shape and, when partitioned, its
-  // slice count (TF's own line order is an unordered_map's; ours is sorted).
-  py::bytes DebugString() const {
-    auto reader = Get();
-    std::string out;
-    for (const V1Tensor& t : reader->tensors()) {
-      out += t.name + " (" + t.type.enum_name + ") [";
-      for (size_t i = 0; i < t.shape.dims.size(); ++i) {
-        out += (i ? "," : "") + std::to_string(t.shape.dims[i]);
-      }
-      out += "]";
-      if (t.parts.size() > 1) out += ", " + std::to_string(t.parts.size()) + " slices";
-      out += "\n";
-    }
-    return py::bytes(out);
-  }
-
-  std::string prefix() const { return Get()->files().empty() ? "" : Get()->files()[0]; }
+  std::string prefix() const { return MainFile(*Get()); }
   int64_t num_shards() const { return static_cast<int64_t>(Get()->files().size()); }
 
  private:
-  std::shared_ptr<const V1Reader> Get() const {
-    if (!reader_) Check(Status::InvalidArgument("checkpoint is closed"));
-    return reader_;
-  }
-
   // The file whose meta record lists the tensor.
   static std::string FileOf(const V1Reader& reader, const V1Tensor& t) {
     return reader.files()[t.parts.empty() ? 0 : t.parts[0].file];
   }
 
-  static const V1Tensor& Lookup(const V1Reader& reader, py::handle name) {
-    const std::string key = EncodeKey(name);
-    const V1Tensor* t = reader.Find(key);
-    if (t == nullptr) {
-      Check(Status::NotFound("key not found in checkpoint")
-                .WithFile(reader.files().empty() ? "" : reader.files()[0])
-                .WithKey(key));
-    }
-    return *t;
-  }
-
-  std::shared_ptr<const V1Reader> reader_;
   std::unordered_map<std::string, py::object> cache_;
 };
+
+// The Python class of a reader binding: the same methods, in the same order, for both formats.
+template <typename Binding>
+void DefineReader(py::class_<Binding>& c) {
+  c.def("close", &Binding::Close)
+      .def_property_readonly("closed", &Binding::closed)
+      .def_property_readonly("prefix", &Binding::prefix)
+      .def_property_readonly("num_shards", &Binding::num_shards)
+      .def("names", &Binding::Names)
+      .def("summary", &Binding::Summary)
+      .def("shape_map", &Binding::ShapeMap)
+      .def("dtype_map", &Binding::DtypeMap)
+      .def("dtype_name_map", &Binding::DtypeNameMap)
+      .def("nbytes_map", &Binding::NbytesMap)
+      .def("partitioned_names", &Binding::PartitionedNames)
+      .def("info", &Binding::Info)
+      .def("tensor", &Binding::Tensor, py::arg("name"), py::arg("copy") = false,
+           py::arg("verify") = false)
+      .def("debug_string", &Binding::DebugString)
+      .def("verify", &Binding::Verify, py::arg("name") = py::none())
+      .def("detach_views", &Binding::DetachViews);
+}
 
 class PyBundleWriter {
  public:
@@ -828,27 +773,9 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-  py::class_<PyBundleReader>(m, "BundleReader")
-      .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
-           py::arg("opener") = py::none())
-      .def("close", &PyBundleReader::Close)
-      .def_property_readonly("closed", &PyBundleReader::closed)
-      .def_property_readonly("prefix", &PyBundleReader::prefix)
-      .def_property_readonly("num_shards", &PyBundleReader::num_shards)
-      .def("names", &PyBundleReader::Names)
-      .def("summary", &PyBundleReader::Summary)
-      .def("shape_map", &PyBundleReader::ShapeMap)
-      .def("dtype_map", &PyBundleReader::DtypeMap)
-      .def("dtype_name_map", &PyBundleReader::DtypeNameMap)
-      .def("nbytes_map", &PyBundleReader::NbytesMap)
-      .def("partitioned_names", &PyBundleReader::PartitionedNames)
-      .def("info", &PyBundleReader::Info)
-      .def("tensor", &PyBundleReader::Tensor, py::arg("name"), py::arg("copy") = false,
-           py::arg("verify") = false)
-      .def("debug_string", &PyBundleReader::DebugString)
-      .def("verify", &PyBundleReader::Verify, py::arg("name") = py::none())
-      .def("detach_views", &PyBundleReader::DetachViews);
-
+  DefineReader(py::class_<PyBundleReader>(m, "BundleReader")
+                   .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
+                        py::arg("opener") = py::none()));
   py::class_<PyBundleWriter>(m, "BundleWriter")
       .def(py::init<const std::string&, uint64_t, bool>(), py::arg("prefix"),
            py::arg("max_shard_bytes") = 0, py::arg("sync") = false)
@@ -858,26 +785,9 @@ PYBIND11_MODULE(_core, m) {
       .def("finish", &PyBundleWriter::Finish)
       .def("abort", &PyBundleWriter::Abort);
 
-  py::class_<PyV1Reader>(m, "V1Reader")
-      .def(py::init<const std::vector<std::string>&, py::object>(), py::arg("files"),
-           py::arg("opener") = py::none())
-      .def("close", &PyV1Reader::Close)
-      .def_property_readonly("closed", &PyV1Reader::closed)
-      .def_property_readonly("prefix", &PyV1Reader::prefix)
-      .def_property_readonly("num_shards", &PyV1Reader::num_shards)
-      .def("names", &PyV1Reader::Names)
-      .def("summary", &PyV1Reader::Summary)
-      .def("partitioned_names", &PyV1Reader::PartitionedNames)
-      .def("shape_map", &PyV1Reader::ShapeMap)
-      .def("dtype_map", &PyV1Reader::DtypeMap)
-      .def("dtype_name_map", &PyV1Reader::DtypeNameMap)
-      .def("nbytes_map", &PyV1Reader::NbytesMap)
-      .def("info", &PyV1Reader::Info)
-      .def("tensor", &PyV1Reader::Tensor, py::arg("name"), py::arg("copy") = false,
-           py::arg("verify") = false)
-      .def("debug_string", &PyV1Reader::DebugString)
-      .def("verify", &PyV1Reader::Verify, py::arg("name") = py::none())
-      .def("detach_views", &PyV1Reader::DetachViews);
+  DefineReader(py::class_<PyV1Reader>(m, "V1Reader")
+                   .def(py::init<const std::vector<std::string>&, py::object>(), py::arg("files"),
+                        py::arg("opener") = py::none()));
 
   m.def("crc32c", [](const py::bytes& data, bool portable, uint32_t crc) {
     std::string_view v = data;

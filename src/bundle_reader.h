@@ -64,6 +64,8 @@ class BundleReader {
 
   // Check a record's CRC (each slice's, for a partitioned tensor).
   Status Verify(const TensorRecord& r) const;
+  // Check every record's CRC (slices once: as records of their own).
+  Status VerifyAll() const;
   // Hint that a whole record is about to be read (bulk copies and verification).
   void WillNeed(const TensorRecord& r) const;
   // Check an unpartitioned record's CRC over bytes already fetched with Data().
