@@ -750,6 +750,95 @@ py::object DecodeSliceKey(const py::bytes& key) {
   return py::make_tuple(DecodeKey(name), extents);
 }
 
+// A str as json.dumps(ensure_ascii=True) writes it: quotes, backslashes and the five short
+// escapes as such, other code points outside ' '..'~' as \uXXXX (lower-case hex; astral ones
+// as a surrogate pair; lone surrogates from surrogateescape as themselves).
+void AppendJsonString(PyObject* s, std::string* out) {
+  if (!PyUnicode_Check(s)) throw py::type_error("expected str");
+  static const char kHex[] = "0123456789abcdef";
+  auto unit = [&](uint32_t u) {
+    const char esc[6] = {'\\', 'u', kHex[u >> 12], kHex[(u >> 8) & 15], kHex[(u >> 4) & 15],
+                         kHex[u & 15]};
+    out->append(esc, 6);
+  };
+  const int kind = PyUnicode_KIND(s);
+  const void* data = PyUnicode_DATA(s);
+  const Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+  out->push_back('"');
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    const uint32_t c = PyUnicode_READ(kind, data, i);
+    if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
+      out->push_back(static_cast<char>(c));
+      continue;
+    }
+    switch (c) {
+      case '\\': out->append("\\\\"); break;
+      case '"': out->append("\\\""); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c >= 0x10000) {
+          unit(0xd800 | ((c - 0x10000) >> 10));
+          unit(0xdc00 | ((c - 0x10000) & 0x3ff));
+        } else {
+          unit(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// An int as json.dumps writes it (its decimal repr).
+void AppendJsonInt(PyObject* v, std::string* out) {
+  if (!PyLong_Check(v)) throw py::type_error("expected int");
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+  if (overflow == 0) {
+    if (x == -1 && PyErr_Occurred()) throw py::error_already_set();
+    out->append(std::to_string(x));
+    return;
+  }
+  out->append(std::string(py::str(v)));
+}
+
+// The "tensors" array of `ckptio ls --json` from its rows (name, dtype name, shape, elements,
+// stored bytes): byte for byte what json.dumps(ensure_ascii=True) makes of
+// [{"name": ..., "dtype": ..., "shape": [...], "nbytes": ...}, ...], without building the dicts.
+py::str LsJsonTensors(const py::list& rows) {
+  std::string out;
+  out.reserve(64 * rows.size() + 2);
+  out.push_back('[');
+  bool first = true;
+  for (py::handle row : rows) {
+    if (!PyTuple_Check(row.ptr()) || PyTuple_GET_SIZE(row.ptr()) != 5) {
+      throw py::type_error("rows are 5-tuples");
+    }
+    PyObject* const* t = &PyTuple_GET_ITEM(row.ptr(), 0);
+    out.append(first ? "{\"name\": " : ", {\"name\": ");
+    first = false;
+    AppendJsonString(t[0], &out);
+    out.append(", \"dtype\": ");
+    AppendJsonString(t[1], &out);
+    out.append(", \"shape\": [");
+    PyObject* dims = t[2];
+    if (!PyTuple_Check(dims) && !PyList_Check(dims)) throw py::type_error("shape is a tuple");
+    const Py_ssize_t rank = PySequence_Fast_GET_SIZE(dims);
+    PyObject** items = PySequence_Fast_ITEMS(dims);
+    for (Py_ssize_t i = 0; i < rank; ++i) {
+      if (i) out.append(", ");
+      AppendJsonInt(items[i], &out);
+    }
+    out.append("], \"nbytes\": ");
+    AppendJsonInt(t[4], &out);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  return py::str(out);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -828,5 +917,6 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("num_shards"), py::arg("entries"));
   m.def("encode_slice_key", &EncodeSliceKey);
+  m.def("ls_json_tensors", &LsJsonTensors, py::arg("rows"));
   m.def("decode_slice_key", &DecodeSliceKey);
 }
