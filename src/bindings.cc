@@ -79,7 +79,7 @@ void EnsureNumpyDtypes() {
   }
 }
 
-py::dtype NumpyDtype(int64_t code, const DataTypeInfo& type, const std::string& key) {
+py::dtype NumpyDtype(int64_t code, const DataTypeInfo& type, std::string_view key) {
   EnsureNumpyDtypes();
   if (code < 0 || code >= int64_t(g_numpy_dtypes.size()) || g_numpy_dtypes[code] == nullptr) {
     Check(Status::NotSupported(std::string("no numpy dtype for ") + type.name +
@@ -96,7 +96,7 @@ std::vector<py::ssize_t> Shape(const std::vector<int64_t>& dims) { return {dims.
 // address. Such tensors are listed, but reading one is NotSupported naming its file and key
 // (numpy's ValueError would name neither).
 template <typename Make>
-py::array NumpyArray(const std::string& file, const std::string& key, Make make) {
+py::array NumpyArray(const std::string& file, std::string_view key, Make make) {
   try {
     return make();
   } catch (py::error_already_set& e) {
@@ -137,6 +137,34 @@ py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
     PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), d);
   }
   return py::reinterpret_steal<py::tuple>(t);
+}
+
+// One shape tuple per distinct shape within a listing, not one per key: checkpoints repeat a
+// few shapes many times (tuples are immutable, so sharing them is invisible).
+class ShapeTuples {
+ public:
+  py::handle Get(const std::vector<int64_t>& dims) {
+    auto it = cache_.find(dims);
+    if (it == cache_.end()) it = cache_.emplace(dims, ShapeTuple(dims)).first;
+    return it->second;
+  }
+
+ private:
+  struct Hash {
+    size_t operator()(const std::vector<int64_t>& dims) const {
+      size_t h = dims.size();
+      for (int64_t d : dims) h = h * 1000003u ^ std::hash<int64_t>()(d);
+      return h;
+    }
+  };
+  std::unordered_map<std::vector<int64_t>, py::tuple, Hash> cache_;
+};
+
+// An empty dict with room for n entries: no regrowth while a listing fills it.
+py::dict PresizedDict(size_t n) {
+  PyObject* d = _PyDict_NewPresized(static_cast<Py_ssize_t>(n));
+  if (d == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::dict>(d);
 }
 
 // One Python string per dtype name within a listing, not one per key.
@@ -272,7 +300,7 @@ SourceOpener PythonOpener(py::object opener) {
 
 // What the shared reader code needs of one entry, for either format: a V2 index record or a V1
 // tensor. Overloads, so both binding classes list, look up and describe entries alike.
-const std::string& KeyOf(const TensorRecord& r) { return r.key; }
+std::string_view KeyOf(const TensorRecord& r) { return r.key; }
 const std::string& KeyOf(const V1Tensor& t) { return t.name; }
 const std::vector<int64_t>& DimsOf(const TensorRecord& r) { return r.entry.shape.dims; }
 const std::vector<int64_t>& DimsOf(const V1Tensor& t) { return t.shape.dims; }
@@ -300,9 +328,10 @@ std::string MainFile(const V1Reader& reader) {
 // TF's CheckpointReader.debug_string() line: "<key> (<DT_NAME>) <shape>". V2 skips partitioned
 // full entries (their raw slice keys are lines of their own); V1 notes its slice count (TF's
 // own V1 line order is an unordered_map's; ours is sorted).
-void AppendDebugHead(const std::string& key, const DataTypeInfo& type,
+void AppendDebugHead(std::string_view key, const DataTypeInfo& type,
                      const std::vector<int64_t>& dims, std::string* out) {
-  *out += key + " (" + type.enum_name + ") [";
+  out->append(key);
+  out->append(" (").append(type.enum_name).append(") [");
   for (size_t i = 0; i < dims.size(); ++i) *out += (i ? "," : "") + std::to_string(dims[i]);
   *out += "]";
 }
@@ -319,7 +348,7 @@ void AppendDebugLine(const V1Tensor& t, std::string* out) {
 
 // A read-only numpy view of bytes whose storage `bytes.owner` keeps alive (the mapping or a
 // fetched buffer): the view's base holds that reference.
-py::array ViewOf(const std::string& file, const std::string& key, const py::dtype& dtype,
+py::array ViewOf(const std::string& file, std::string_view key, const py::dtype& dtype,
                  const std::vector<int64_t>& dims, ByteRange bytes) {
   auto* keep = new std::shared_ptr<const void>(std::move(bytes.owner));
   py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
@@ -367,17 +396,19 @@ class PyReader {
     auto reader = Get();
     py::list out;
     DtypeNames names;
+    ShapeTuples shapes;
     for (const Entry& e : Entries(*reader)) {
       if (!Listed(e)) continue;
       out.append(py::make_tuple(DecodeKey(KeyOf(e)), names.Get(DtypeOf(e), e.type.name),
-                                ShapeTuple(DimsOf(e)), StoredBytes(e)));
+                                shapes.Get(DimsOf(e)), StoredBytes(e)));
     }
     return out;
   }
 
   // {name: shape} in one pass: the listing people ask for first, kept cheap.
   py::dict ShapeMap() const {
-    return MapOf([](const Entry& e) { return ShapeTuple(DimsOf(e)); });
+    ShapeTuples shapes;
+    return MapOf([&](const Entry& e) { return shapes.Get(DimsOf(e)); });
   }
 
   // {name: numpy dtype | "string" | TF name}, as cheap as the shape map: one dtype object per
@@ -451,7 +482,7 @@ class PyReader {
   template <typename Value>
   py::dict MapOf(Value value) const {
     auto reader = Get();
-    py::dict out;
+    py::dict out = PresizedDict(Entries(*reader).size());
     for (const Entry& e : Entries(*reader)) {
       if (Listed(e)) DictSet(out, DecodeKey(KeyOf(e)), value(e));
     }
@@ -490,7 +521,7 @@ class PyBundleReader : public PyReader<BundleReader> {
     for (size_t i = 0; i < r.entry.slices.size(); ++i) {
       SliceGeometry g = ResolveSlice(r.entry.slices[i], r.entry.shape.dims);
       slices.append(py::make_tuple(ShapeTuple(g.starts), ShapeTuple(g.lengths),
-                                   py::bytes(r.slice_records[i]->key)));
+                                   py::bytes(r.slice_records[i]->key.data(), r.slice_records[i]->key.size())));
     }
     d["slices"] = slices;
     d["slices_cover_tensor"] = r.slices_cover_tensor;

@@ -94,13 +94,13 @@ Status BundleReader::ParseIndex(std::shared_ptr<const DataSource> index) {
           have_header = true;
           return Status::OK();
         }
-        TensorRecord r;
-        r.key.assign(key.data(), key.size());
+        // Parsed in place: no temporary record to move.
+        TensorRecord& r = records_.emplace_back();
+        r.key = keys_.Add(key);
         Status s = ParseBundleEntry(value, &r.entry);
         if (s.ok()) s = CountElements(r.entry.shape, &r.num_elements);
         if (!s.ok()) return s.WithKey(r.key);
         r.type = GetDataTypeInfo(r.entry.dtype);
-        records_.push_back(std::move(r));
         return Status::OK();
       }));
   if (!have_header) return Status::Corruption("missing bundle header entry (empty index)");
