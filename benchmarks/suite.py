@@ -2,7 +2,8 @@
 the same run, sides alternating, medians; JSON next to the human table.
 
     python benchmarks/suite.py [--data-dir /tmp/ckptio-bench] [--reps 5] [--cold-reps 3]
-                               [--only ROW ...] [--json benchmarks/results.json]
+                               [--only ROW ... | --rows shapes,ls] [--quick]
+                               [--json benchmarks/results.json]
 
 Then ``python benchmarks/report.py`` puts the table into README.md (between its markers).
 
@@ -309,8 +310,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cold-reps", type=int, default=3, help="cold repetitions per side")
     p.add_argument("--ls-reps", type=int, default=11, help="ls repetitions (TF: 5)")
     p.add_argument("--only", nargs="+", choices=ROWS, default=list(ROWS))
+    p.add_argument("--rows", help="comma-separated rows to time (same as --only), e.g. shapes,ls")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repetitions (warm 3, cold 1, ls 5, index rows 5): the table in minutes",
+    )
     p.add_argument("--json", default=str(Path(__file__).with_name("results.json")))
     args = p.parse_args(argv)
+    if args.rows:
+        args.only = [r.strip() for r in args.rows.split(",") if r.strip()]
+        unknown = sorted(set(args.only) - set(ROWS))
+        if unknown:
+            p.error(f"unknown rows {', '.join(unknown)} (rows: {', '.join(ROWS)})")
+    index_reps = max(args.reps, 9)
+    if args.quick:
+        args.reps, args.cold_reps, args.ls_reps, index_reps = 3, 1, 5, 5
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -350,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "tf": lambda: tf.train.load_checkpoint(many).get_variable_to_shape_map(),
                 "floor": read_index,
             },
-            max(args.reps, 9),
+            index_reps,
         )
         rows.append(row("shapes", "open + shape map, 20,000 keys", "read the .index file", times))
 
@@ -367,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "tf": lambda: tf.train.load_checkpoint(many).get_variable_to_dtype_map(),
                 "floor": read_index,
             },
-            max(args.reps, 9),
+            index_reps,
         )
         rows.append(row("dtypes", "open + dtype map, 20,000 keys", "read the .index file", times))
 
@@ -388,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         times = {k: [] for k in commands}
         for i in range(args.ls_reps):
             for k, argv_ in commands.items():
-                if k == "tf" and i >= 5:
+                if k == "tf" and i >= (2 if args.quick else 5):
                     continue  # TF takes seconds a run; 5 runs give a steady median
                 times[k].append(bench_cli.run_once(argv_, env)[0])
         rows.append(

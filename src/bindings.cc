@@ -8,6 +8,8 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <type_traits>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -77,7 +79,7 @@ void EnsureNumpyDtypes() {
   }
 }
 
-py::dtype NumpyDtype(int64_t code, const DataTypeInfo& type, const std::string& key) {
+py::dtype NumpyDtype(int64_t code, const DataTypeInfo& type, std::string_view key) {
   EnsureNumpyDtypes();
   if (code < 0 || code >= int64_t(g_numpy_dtypes.size()) || g_numpy_dtypes[code] == nullptr) {
     Check(Status::NotSupported(std::string("no numpy dtype for ") + type.name +
@@ -94,7 +96,7 @@ std::vector<py::ssize_t> Shape(const std::vector<int64_t>& dims) { return {dims.
 // address. Such tensors are listed, but reading one is NotSupported naming its file and key
 // (numpy's ValueError would name neither).
 template <typename Make>
-py::array NumpyArray(const std::string& file, const std::string& key, Make make) {
+py::array NumpyArray(const std::string& file, std::string_view key, Make make) {
   try {
     return make();
   } catch (py::error_already_set& e) {
@@ -135,6 +137,34 @@ py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
     PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), d);
   }
   return py::reinterpret_steal<py::tuple>(t);
+}
+
+// One shape tuple per distinct shape within a listing, not one per key: checkpoints repeat a
+// few shapes many times (tuples are immutable, so sharing them is invisible).
+class ShapeTuples {
+ public:
+  py::handle Get(const std::vector<int64_t>& dims) {
+    auto it = cache_.find(dims);
+    if (it == cache_.end()) it = cache_.emplace(dims, ShapeTuple(dims)).first;
+    return it->second;
+  }
+
+ private:
+  struct Hash {
+    size_t operator()(const std::vector<int64_t>& dims) const {
+      size_t h = dims.size();
+      for (int64_t d : dims) h = h * 1000003u ^ std::hash<int64_t>()(d);
+      return h;
+    }
+  };
+  std::unordered_map<std::vector<int64_t>, py::tuple, Hash> cache_;
+};
+
+// An empty dict with room for n entries: no regrowth while a listing fills it.
+py::dict PresizedDict(size_t n) {
+  PyObject* d = _PyDict_NewPresized(static_cast<Py_ssize_t>(n));
+  if (d == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::dict>(d);
 }
 
 // One Python string per dtype name within a listing, not one per key.
@@ -268,37 +298,94 @@ SourceOpener PythonOpener(py::object opener) {
   };
 }
 
-class PyBundleReader {
+// What the shared reader code needs of one entry, for either format: a V2 index record or a V1
+// tensor. Overloads, so both binding classes list, look up and describe entries alike.
+std::string_view KeyOf(const TensorRecord& r) { return r.key; }
+const std::string& KeyOf(const V1Tensor& t) { return t.name; }
+const std::vector<int64_t>& DimsOf(const TensorRecord& r) { return r.entry.shape.dims; }
+const std::vector<int64_t>& DimsOf(const V1Tensor& t) { return t.shape.dims; }
+int64_t DtypeOf(const TensorRecord& r) { return r.entry.dtype; }
+int64_t DtypeOf(const V1Tensor& t) { return t.dtype; }
+// Slice keys owned by a partitioned V2 tensor are listed under the full name (as TF does).
+bool Listed(const TensorRecord& r) { return r.listed; }
+bool Listed(const V1Tensor&) { return true; }
+// Stored bytes: all slices for a partitioned V2 tensor; V1 values are decoded, so their size.
+uint64_t StoredBytes(const TensorRecord& r) {
+  uint64_t nbytes = r.entry.size;
+  for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
+  return nbytes;
+}
+uint64_t StoredBytes(const V1Tensor& t) { return t.num_elements * uint64_t(t.type.elem_size); }
+
+const std::vector<TensorRecord>& Entries(const BundleReader& reader) { return reader.records(); }
+const std::vector<V1Tensor>& Entries(const V1Reader& reader) { return reader.tensors(); }
+// The file a "key not found" error names.
+std::string MainFile(const BundleReader& reader) { return reader.index_path(); }
+std::string MainFile(const V1Reader& reader) {
+  return reader.files().empty() ? "" : reader.files()[0];
+}
+
+// TF's CheckpointReader.debug_string() line: "<key> (<DT_NAME>) <shape>". V2 skips partitioned
+// full entries (their raw slice keys are lines of their own); V1 notes its slice count (TF's
+// own V1 line order is an unordered_map's; ours is sorted).
+void AppendDebugHead(std::string_view key, const DataTypeInfo& type,
+                     const std::vector<int64_t>& dims, std::string* out) {
+  out->append(key);
+  out->append(" (").append(type.enum_name).append(") [");
+  for (size_t i = 0; i < dims.size(); ++i) *out += (i ? "," : "") + std::to_string(dims[i]);
+  *out += "]";
+}
+void AppendDebugLine(const TensorRecord& r, std::string* out) {
+  if (r.partitioned()) return;
+  AppendDebugHead(r.key, r.type, r.entry.shape.dims, out);
+  *out += "\n";
+}
+void AppendDebugLine(const V1Tensor& t, std::string* out) {
+  AppendDebugHead(t.name, t.type, t.shape.dims, out);
+  if (t.parts.size() > 1) *out += ", " + std::to_string(t.parts.size()) + " slices";
+  *out += "\n";
+}
+
+// A read-only numpy view of bytes whose storage `bytes.owner` keeps alive (the mapping or a
+// fetched buffer): the view's base holds that reference.
+py::array ViewOf(const std::string& file, std::string_view key, const py::dtype& dtype,
+                 const std::vector<int64_t>& dims, ByteRange bytes) {
+  auto* keep = new std::shared_ptr<const void>(std::move(bytes.owner));
+  py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
+  py::array view = NumpyArray(file, key, [&] {
+    return py::array(dtype, Shape(dims), std::vector<py::ssize_t>{}, bytes.data, base);
+  });
+  MakeReadOnly(view);
+  return view;
+}
+
+// What both binding classes share: opening (GIL released), closing, the listings, lookup,
+// verification and TF's debug string. Subclasses add reading tensors and their info.
+template <typename Reader>
+class PyReader {
  public:
-  PyBundleReader(const std::string& prefix, py::object opener) {
-    std::unique_ptr<BundleReader> reader;
+  using Entry = typename std::decay_t<decltype(Entries(std::declval<const Reader&>()))>::value_type;
+
+  template <typename Where>
+  PyReader(const Where& where, py::object opener) {
+    std::unique_ptr<Reader> reader;
     Status s;
     SourceOpener open = opener.is_none() ? SourceOpener(OpenMappedSource) : PythonOpener(opener);
     {
       py::gil_scoped_release release;
-      s = BundleReader::Open(prefix, &reader, std::move(open));
+      s = Reader::Open(where, &reader, std::move(open));
     }
     Check(s);
     reader_ = std::move(reader);
   }
 
-  void Close() { reader_.reset(); }
   bool closed() const { return reader_ == nullptr; }
 
   py::list Names() const {
     auto reader = Get();
     py::list names;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed) names.append(DecodeKey(r.key));
-    }
-    return names;
-  }
-
-  py::list PartitionedNames() const {
-    auto reader = Get();
-    py::list names;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed && r.partitioned()) names.append(DecodeKey(r.key));
+    for (const Entry& e : Entries(*reader)) {
+      if (Listed(e)) names.append(DecodeKey(KeyOf(e)));
     }
     return names;
   }
@@ -309,73 +396,123 @@ class PyBundleReader {
     auto reader = Get();
     py::list out;
     DtypeNames names;
-    for (const TensorRecord& r : reader->records()) {
-      if (!r.listed) continue;
-      uint64_t nbytes = r.entry.size;
-      for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
-      out.append(py::make_tuple(DecodeKey(r.key), names.Get(r.entry.dtype, r.type.name),
-                                ShapeTuple(r.entry.shape.dims), nbytes));
+    ShapeTuples shapes;
+    for (const Entry& e : Entries(*reader)) {
+      if (!Listed(e)) continue;
+      out.append(py::make_tuple(DecodeKey(KeyOf(e)), names.Get(DtypeOf(e), e.type.name),
+                                shapes.Get(DimsOf(e)), StoredBytes(e)));
     }
     return out;
   }
 
   // {name: shape} in one pass: the listing people ask for first, kept cheap.
   py::dict ShapeMap() const {
-    auto reader = Get();
-    py::dict out;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed) DictSet(out, DecodeKey(r.key), ShapeTuple(r.entry.shape.dims));
-    }
-    return out;
+    ShapeTuples shapes;
+    return MapOf([&](const Entry& e) { return shapes.Get(DimsOf(e)); });
   }
 
   // {name: numpy dtype | "string" | TF name}, as cheap as the shape map: one dtype object per
   // distinct dtype, shared by every key.
   py::dict DtypeMap() const {
-    auto reader = Get();
     DtypeObjects dtypes;
-    py::dict out;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed) DictSet(out, DecodeKey(r.key), dtypes.Get(r.entry.dtype, r.type.name));
-    }
-    return out;
+    return MapOf([&](const Entry& e) { return dtypes.Get(DtypeOf(e), e.type.name); });
   }
 
   // {name: TF dtype name}.
   py::dict DtypeNameMap() const {
-    auto reader = Get();
     DtypeNames names;
-    py::dict out;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.listed) DictSet(out, DecodeKey(r.key), names.Get(r.entry.dtype, r.type.name));
-    }
-    return out;
+    return MapOf([&](const Entry& e) { return names.Get(DtypeOf(e), e.type.name); });
   }
 
   // {name: stored bytes (all slices, for a partitioned tensor)}.
   py::dict NbytesMap() const {
+    return MapOf([](const Entry& e) { return py::int_(StoredBytes(e)); });
+  }
+
+  // Check one key's checksums, or every key's when name is None. GIL released.
+  void Verify(py::handle name) const {
     auto reader = Get();
-    py::dict out;
-    for (const TensorRecord& r : reader->records()) {
-      if (!r.listed) continue;
-      uint64_t nbytes = r.entry.size;
-      for (const TensorRecord* part : r.slice_records) nbytes += part->entry.size;
-      DictSet(out, DecodeKey(r.key), py::int_(nbytes));
+    Status s;
+    if (name.is_none()) {
+      py::gil_scoped_release release;
+      s = reader->VerifyAll();
+    } else {
+      const Entry& e = Lookup(*reader, name);
+      py::gil_scoped_release release;
+      s = reader->Verify(e);
+    }
+    Check(s);
+  }
+
+  // TF's CheckpointReader.debug_string(), one line per key in key order.
+  py::bytes DebugString() const {
+    auto reader = Get();
+    std::string out;
+    for (const Entry& e : Entries(*reader)) AppendDebugLine(e, &out);
+    return py::bytes(out);
+  }
+
+ protected:
+  std::shared_ptr<const Reader> Get() const {
+    if (!reader_) Check(Status::InvalidArgument("checkpoint is closed"));
+    return reader_;
+  }
+
+  static const Entry& Lookup(const Reader& reader, py::handle name) {
+    const std::string key = EncodeKey(name);
+    const Entry* e = reader.Find(key);
+    if (e == nullptr) {
+      Check(Status::NotFound("key not found in checkpoint").WithFile(MainFile(reader)).WithKey(key));
+    }
+    return *e;
+  }
+
+  // The fields of info() both formats have.
+  static py::dict CommonInfo(const Entry& e) {
+    py::dict d;
+    d["name"] = DecodeKey(KeyOf(e));
+    d["dtype_enum"] = DtypeOf(e);
+    d["dtype_name"] = e.type.name;
+    d["shape"] = ShapeTuple(DimsOf(e));
+    d["num_elements"] = e.num_elements;
+    return d;
+  }
+
+  // {name: value(entry)} over the listed entries, without pybind11 accessors per entry.
+  template <typename Value>
+  py::dict MapOf(Value value) const {
+    auto reader = Get();
+    py::dict out = PresizedDict(Entries(*reader).size());
+    for (const Entry& e : Entries(*reader)) {
+      if (Listed(e)) DictSet(out, DecodeKey(KeyOf(e)), value(e));
     }
     return out;
+  }
+
+  std::shared_ptr<const Reader> reader_;
+};
+
+class PyBundleReader : public PyReader<BundleReader> {
+ public:
+  using PyReader::PyReader;
+
+  void Close() { reader_.reset(); }
+
+  py::list PartitionedNames() const {
+    auto reader = Get();
+    py::list names;
+    for (const TensorRecord& r : reader->records()) {
+      if (r.listed && r.partitioned()) names.append(DecodeKey(r.key));
+    }
+    return names;
   }
 
   // Everything known about one key, as a dict for the Python TensorInfo.
   py::dict Info(py::handle name) const {
     auto reader = Get();
     const TensorRecord& r = Lookup(*reader, name);
-    py::dict d;
-    d["name"] = DecodeKey(r.key);
-    d["dtype_enum"] = r.entry.dtype;
-    d["dtype_name"] = r.type.name;
-    d["shape"] = ShapeTuple(r.entry.shape.dims);
+    py::dict d = CommonInfo(r);
     d["size"] = r.entry.size;
-    d["num_elements"] = r.num_elements;
     d["shard"] = r.partitioned() ? py::object(py::none()) : py::object(py::int_(r.entry.shard_id));
     d["offset"] = r.partitioned() ? py::object(py::none()) : py::object(py::int_(r.entry.offset));
     d["masked_crc32c"] = r.entry.crc32c;
@@ -384,7 +521,7 @@ class PyBundleReader {
     for (size_t i = 0; i < r.entry.slices.size(); ++i) {
       SliceGeometry g = ResolveSlice(r.entry.slices[i], r.entry.shape.dims);
       slices.append(py::make_tuple(ShapeTuple(g.starts), ShapeTuple(g.lengths),
-                                   py::bytes(r.slice_records[i]->key)));
+                                   py::bytes(r.slice_records[i]->key.data(), r.slice_records[i]->key.size())));
     }
     d["slices"] = slices;
     d["slices_cover_tensor"] = r.slices_cover_tensor;
@@ -398,13 +535,13 @@ class PyBundleReader {
   py::array Tensor(py::handle name, bool copy, bool verify) const {
     auto reader = Get();
     const TensorRecord& r = Lookup(*reader, name);
-    if (r.type.storage == Storage::kString) return Strings(*reader, r, verify);
     if (r.partitioned()) {
       Check(Status::InvalidArgument("partitioned tensor: read it through its slices")
                 .WithKey(r.key));
     }
     ByteRange bytes;
     Check(reader->Data(r, &bytes));  // first: its errors name the files (unreadable dtypes too)
+    if (r.type.storage == Storage::kString) return Strings(*reader, r, bytes, verify);
     py::dtype dtype = NumpyDtype(r.entry.dtype, r.type, r.key);
     if (copy || r.entry.size == 0) {
       py::array out = NumpyArray(reader->index_path(), r.key,
@@ -427,49 +564,7 @@ class PyBundleReader {
       }
       Check(s);
     }
-    // The view's base owns a reference to the bytes' storage (the mapping or a fetched buffer).
-    auto* keep = new std::shared_ptr<const void>(std::move(bytes.owner));
-    py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
-    py::array view = NumpyArray(reader->index_path(), r.key, [&] {
-      return py::array(dtype, Shape(r.entry.shape.dims), std::vector<py::ssize_t>{}, bytes.data,
-                       base);
-    });
-    MakeReadOnly(view);
-    return view;
-  }
-
-  // Check one key's checksum, or every key's when name is None. GIL released.
-  void Verify(py::handle name) const {
-    auto reader = Get();
-    Status s;
-    if (name.is_none()) {
-      py::gil_scoped_release release;
-      for (const TensorRecord& r : reader->records()) {
-        if (r.partitioned()) continue;  // its slices are records of their own
-        s = reader->Verify(r);
-        if (!s.ok()) break;
-      }
-    } else {
-      const TensorRecord& r = Lookup(*reader, name);
-      py::gil_scoped_release release;
-      s = reader->Verify(r);
-    }
-    Check(s);
-  }
-
-  // TF's CheckpointReader.debug_string(): "<key> (<DT_NAME>) <shape>" per key in key order,
-  // partitioned full entries skipped and their raw slice keys listed instead.
-  py::bytes DebugString() const {
-    auto reader = Get();
-    std::string out;
-    for (const TensorRecord& r : reader->records()) {
-      if (r.partitioned()) continue;
-      out += r.key + " (" + r.type.enum_name + ") [";
-      const auto& dims = r.entry.shape.dims;
-      for (size_t i = 0; i < dims.size(); ++i) out += (i ? "," : "") + std::to_string(dims[i]);
-      out += "]\n";
-    }
-    return py::bytes(out);
+    return ViewOf(reader->index_path(), r.key, dtype, r.entry.shape.dims, std::move(bytes));
   }
 
   std::string prefix() const { return Get()->prefix(); }
@@ -478,52 +573,22 @@ class PyBundleReader {
   void DetachViews() const { Get()->ForgetShards(); }
 
  private:
-  std::shared_ptr<const BundleReader> Get() const {
-    if (!reader_) Check(Status::InvalidArgument("checkpoint is closed"));
-    return reader_;
-  }
-
-  static const TensorRecord& Lookup(const BundleReader& reader, py::handle name) {
-    const std::string key = EncodeKey(name);
-    const TensorRecord* r = reader.Find(key);
-    if (r == nullptr) {
-      Check(Status::NotFound("key not found in checkpoint").WithFile(reader.index_path()).WithKey(key));
-    }
-    return *r;
-  }
-
-  py::array Strings(const BundleReader& reader, const TensorRecord& r, bool verify) const {
-    if (r.partitioned()) {
-      Check(Status::InvalidArgument("partitioned tensor: read it through its slices").WithKey(r.key));
-    }
-    ByteRange bytes;
-    Check(reader.Data(r, &bytes));
+  static py::array Strings(const BundleReader& reader, const TensorRecord& r,
+                           const ByteRange& bytes, bool verify) {
     if (verify) Check(reader.VerifyData(r, bytes.data));
     std::vector<std::string_view> elements;
     Check(reader.DecodeStrings(r, bytes.data, &elements));
     return NumpyArray(reader.index_path(), r.key,
                       [&] { return BytesArray(elements, r.entry.shape.dims); });
   }
-
-  std::shared_ptr<const BundleReader> reader_;
 };
 
 
 // V1 files hold values as TensorProtos: each tensor is decoded once (GIL released) into an
 // array that is cached and handed out read-only, so repeated reads are free like V2 views.
-class PyV1Reader {
+class PyV1Reader : public PyReader<V1Reader> {
  public:
-  PyV1Reader(const std::vector<std::string>& files, py::object opener) {
-    std::unique_ptr<V1Reader> reader;
-    Status s;
-    SourceOpener open = opener.is_none() ? SourceOpener(OpenMappedSource) : PythonOpener(opener);
-    {
-      py::gil_scoped_release release;
-      s = V1Reader::Open(files, &reader, std::move(open));
-    }
-    Check(s);
-    reader_ = std::move(reader);
-  }
+  using PyReader::PyReader;
 
   void Close() {
     reader_.reset();
@@ -536,69 +601,14 @@ class PyV1Reader {
     Get()->ForgetViews();
     cache_.clear();
   }
-  bool closed() const { return reader_ == nullptr; }
-
-  py::list Names() const {
-    auto reader = Get();
-    py::list names;
-    for (const V1Tensor& t : reader->tensors()) names.append(DecodeKey(t.name));
-    return names;
-  }
-
-  py::list Summary() const {
-    auto reader = Get();
-    py::list out;
-    for (const V1Tensor& t : reader->tensors()) {
-      out.append(py::make_tuple(DecodeKey(t.name), t.type.name, ShapeTuple(t.shape.dims),
-                                t.num_elements * uint64_t(t.type.elem_size)));
-    }
-    return out;
-  }
 
   py::list PartitionedNames() const { return py::list(); }  // assembled in the core
-
-  py::dict ShapeMap() const {
-    auto reader = Get();
-    py::dict out;
-    for (const V1Tensor& t : reader->tensors()) DictSet(out, DecodeKey(t.name), ShapeTuple(t.shape.dims));
-    return out;
-  }
-
-  py::dict DtypeMap() const {
-    auto reader = Get();
-    DtypeObjects dtypes;
-    py::dict out;
-    for (const V1Tensor& t : reader->tensors()) DictSet(out, DecodeKey(t.name), dtypes.Get(t.dtype, t.type.name));
-    return out;
-  }
-
-  py::dict DtypeNameMap() const {
-    auto reader = Get();
-    DtypeNames names;
-    py::dict out;
-    for (const V1Tensor& t : reader->tensors()) DictSet(out, DecodeKey(t.name), names.Get(t.dtype, t.type.name));
-    return out;
-  }
-
-  py::dict NbytesMap() const {
-    auto reader = Get();
-    py::dict out;
-    for (const V1Tensor& t : reader->tensors()) {
-      DictSet(out, DecodeKey(t.name), py::int_(t.num_elements * uint64_t(t.type.elem_size)));
-    }
-    return out;
-  }
 
   py::dict Info(py::handle name) const {
     auto reader = Get();
     const V1Tensor& t = Lookup(*reader, name);
-    py::dict d;
-    d["name"] = DecodeKey(t.name);
-    d["dtype_enum"] = t.dtype;
-    d["dtype_name"] = t.type.name;
-    d["shape"] = ShapeTuple(t.shape.dims);
-    d["size"] = t.num_elements * uint64_t(t.type.elem_size);
-    d["num_elements"] = t.num_elements;
+    py::dict d = CommonInfo(t);
+    d["size"] = StoredBytes(t);
     d["shard"] = t.parts.empty() ? py::object(py::none()) : py::object(py::int_(t.parts[0].file));
     d["offset"] = py::none();
     d["slices"] = py::list();
@@ -637,16 +647,8 @@ class PyV1Reader {
       ByteRange raw;
       bool viewable = false;
       if (!copy) Check(reader->RawView(t, &raw, &viewable));
-      if (viewable) {
-        // The packed values in the file are the array itself: a zero-copy view, as for V2.
-        auto* keep = new std::shared_ptr<const void>(std::move(raw.owner));
-        py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
-        py::array view = NumpyArray(FileOf(*reader, t), t.name, [&] {
-          return py::array(dtype, Shape(t.shape.dims), std::vector<py::ssize_t>{}, raw.data, base);
-        });
-        MakeReadOnly(view);
-        return view;
-      }
+      // The packed values in the file are the array itself: a zero-copy view, as for V2.
+      if (viewable) return ViewOf(FileOf(*reader, t), t.name, dtype, t.shape.dims, std::move(raw));
       py::array out = NumpyArray(FileOf(*reader, t), t.name,
                                  [&] { return py::array(dtype, Shape(t.shape.dims)); });
       auto* dst = static_cast<uint8_t*>(out.mutable_data());
@@ -667,65 +669,39 @@ class PyV1Reader {
     return py::array::ensure(value.attr("view")());
   }
 
-  void Verify(py::handle name) const {
-    auto reader = Get();
-    Status s;
-    if (name.is_none()) {
-      py::gil_scoped_release release;
-      s = reader->VerifyAll();
-    } else {
-      const V1Tensor& t = Lookup(*reader, name);
-      py::gil_scoped_release release;
-      s = reader->Verify(t);
-    }
-    Check(s);
-  }
-
-  // TF's V1 debug_string lists each tensor with its dtype, shape and, when partitioned, its
-  // slice count (TF's own line order is an unordered_map's; ours is sorted).
-  py::bytes DebugString() const {
-    auto reader = Get();
-    std::string out;
-    for (const V1Tensor& t : reader->tensors()) {
-      out += t.name + " (" + t.type.enum_name + ") [";
-      for (size_t i = 0; i < t.shape.dims.size(); ++i) {
-        out += (i ? "," : "") + std::to_string(t.shape.dims[i]);
-      }
-      out += "]";
-      if (t.parts.size() > 1) out += ", " + std::to_string(t.parts.size()) + " slices";
-      out += "\n";
-    }
-    return py::bytes(out);
-  }
-
-  std::string prefix() const { return Get()->files().empty() ? "" : Get()->files()[0]; }
+  std::string prefix() const { return MainFile(*Get()); }
   int64_t num_shards() const { return static_cast<int64_t>(Get()->files().size()); }
 
  private:
-  std::shared_ptr<const V1Reader> Get() const {
-    if (!reader_) Check(Status::InvalidArgument("checkpoint is closed"));
-    return reader_;
-  }
-
   // The file whose meta record lists the tensor.
   static std::string FileOf(const V1Reader& reader, const V1Tensor& t) {
     return reader.files()[t.parts.empty() ? 0 : t.parts[0].file];
   }
 
-  static const V1Tensor& Lookup(const V1Reader& reader, py::handle name) {
-    const std::string key = EncodeKey(name);
-    const V1Tensor* t = reader.Find(key);
-    if (t == nullptr) {
-      Check(Status::NotFound("key not found in checkpoint")
-                .WithFile(reader.files().empty() ? "" : reader.files()[0])
-                .WithKey(key));
-    }
-    return *t;
-  }
-
-  std::shared_ptr<const V1Reader> reader_;
   std::unordered_map<std::string, py::object> cache_;
 };
+
+// The Python class of a reader binding: the same methods, in the same order, for both formats.
+template <typename Binding>
+void DefineReader(py::class_<Binding>& c) {
+  c.def("close", &Binding::Close)
+      .def_property_readonly("closed", &Binding::closed)
+      .def_property_readonly("prefix", &Binding::prefix)
+      .def_property_readonly("num_shards", &Binding::num_shards)
+      .def("names", &Binding::Names)
+      .def("summary", &Binding::Summary)
+      .def("shape_map", &Binding::ShapeMap)
+      .def("dtype_map", &Binding::DtypeMap)
+      .def("dtype_name_map", &Binding::DtypeNameMap)
+      .def("nbytes_map", &Binding::NbytesMap)
+      .def("partitioned_names", &Binding::PartitionedNames)
+      .def("info", &Binding::Info)
+      .def("tensor", &Binding::Tensor, py::arg("name"), py::arg("copy") = false,
+           py::arg("verify") = false)
+      .def("debug_string", &Binding::DebugString)
+      .def("verify", &Binding::Verify, py::arg("name") = py::none())
+      .def("detach_views", &Binding::DetachViews);
+}
 
 class PyBundleWriter {
  public:
@@ -805,6 +781,95 @@ py::object DecodeSliceKey(const py::bytes& key) {
   return py::make_tuple(DecodeKey(name), extents);
 }
 
+// A str as json.dumps(ensure_ascii=True) writes it: quotes, backslashes and the five short
+// escapes as such, other code points outside ' '..'~' as \uXXXX (lower-case hex; astral ones
+// as a surrogate pair; lone surrogates from surrogateescape as themselves).
+void AppendJsonString(PyObject* s, std::string* out) {
+  if (!PyUnicode_Check(s)) throw py::type_error("expected str");
+  static const char kHex[] = "0123456789abcdef";
+  auto unit = [&](uint32_t u) {
+    const char esc[6] = {'\\', 'u', kHex[u >> 12], kHex[(u >> 8) & 15], kHex[(u >> 4) & 15],
+                         kHex[u & 15]};
+    out->append(esc, 6);
+  };
+  const int kind = PyUnicode_KIND(s);
+  const void* data = PyUnicode_DATA(s);
+  const Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+  out->push_back('"');
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    const uint32_t c = PyUnicode_READ(kind, data, i);
+    if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
+      out->push_back(static_cast<char>(c));
+      continue;
+    }
+    switch (c) {
+      case '\\': out->append("\\\\"); break;
+      case '"': out->append("\\\""); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c >= 0x10000) {
+          unit(0xd800 | ((c - 0x10000) >> 10));
+          unit(0xdc00 | ((c - 0x10000) & 0x3ff));
+        } else {
+          unit(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// An int as json.dumps writes it (its decimal repr).
+void AppendJsonInt(PyObject* v, std::string* out) {
+  if (!PyLong_Check(v)) throw py::type_error("expected int");
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+  if (overflow == 0) {
+    if (x == -1 && PyErr_Occurred()) throw py::error_already_set();
+    out->append(std::to_string(x));
+    return;
+  }
+  out->append(std::string(py::str(v)));
+}
+
+// The "tensors" array of `ckptio ls --json` from its rows (name, dtype name, shape, elements,
+// stored bytes): byte for byte what json.dumps(ensure_ascii=True) makes of
+// [{"name": ..., "dtype": ..., "shape": [...], "nbytes": ...}, ...], without building the dicts.
+py::str LsJsonTensors(const py::list& rows) {
+  std::string out;
+  out.reserve(64 * rows.size() + 2);
+  out.push_back('[');
+  bool first = true;
+  for (py::handle row : rows) {
+    if (!PyTuple_Check(row.ptr()) || PyTuple_GET_SIZE(row.ptr()) != 5) {
+      throw py::type_error("rows are 5-tuples");
+    }
+    PyObject* const* t = &PyTuple_GET_ITEM(row.ptr(), 0);
+    out.append(first ? "{\"name\": " : ", {\"name\": ");
+    first = false;
+    AppendJsonString(t[0], &out);
+    out.append(", \"dtype\": ");
+    AppendJsonString(t[1], &out);
+    out.append(", \"shape\": [");
+    PyObject* dims = t[2];
+    if (!PyTuple_Check(dims) && !PyList_Check(dims)) throw py::type_error("shape is a tuple");
+    const Py_ssize_t rank = PySequence_Fast_GET_SIZE(dims);
+    PyObject** items = PySequence_Fast_ITEMS(dims);
+    for (Py_ssize_t i = 0; i < rank; ++i) {
+      if (i) out.append(", ");
+      AppendJsonInt(items[i], &out);
+    }
+    out.append("], \"nbytes\": ");
+    AppendJsonInt(t[4], &out);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  return py::str(out);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -828,27 +893,9 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-  py::class_<PyBundleReader>(m, "BundleReader")
-      .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
-           py::arg("opener") = py::none())
-      .def("close", &PyBundleReader::Close)
-      .def_property_readonly("closed", &PyBundleReader::closed)
-      .def_property_readonly("prefix", &PyBundleReader::prefix)
-      .def_property_readonly("num_shards", &PyBundleReader::num_shards)
-      .def("names", &PyBundleReader::Names)
-      .def("summary", &PyBundleReader::Summary)
-      .def("shape_map", &PyBundleReader::ShapeMap)
-      .def("dtype_map", &PyBundleReader::DtypeMap)
-      .def("dtype_name_map", &PyBundleReader::DtypeNameMap)
-      .def("nbytes_map", &PyBundleReader::NbytesMap)
-      .def("partitioned_names", &PyBundleReader::PartitionedNames)
-      .def("info", &PyBundleReader::Info)
-      .def("tensor", &PyBundleReader::Tensor, py::arg("name"), py::arg("copy") = false,
-           py::arg("verify") = false)
-      .def("debug_string", &PyBundleReader::DebugString)
-      .def("verify", &PyBundleReader::Verify, py::arg("name") = py::none())
-      .def("detach_views", &PyBundleReader::DetachViews);
-
+  DefineReader(py::class_<PyBundleReader>(m, "BundleReader")
+                   .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
+                        py::arg("opener") = py::none()));
   py::class_<PyBundleWriter>(m, "BundleWriter")
       .def(py::init<const std::string&, uint64_t, bool>(), py::arg("prefix"),
            py::arg("max_shard_bytes") = 0, py::arg("sync") = false)
@@ -858,26 +905,9 @@ PYBIND11_MODULE(_core, m) {
       .def("finish", &PyBundleWriter::Finish)
       .def("abort", &PyBundleWriter::Abort);
 
-  py::class_<PyV1Reader>(m, "V1Reader")
-      .def(py::init<const std::vector<std::string>&, py::object>(), py::arg("files"),
-           py::arg("opener") = py::none())
-      .def("close", &PyV1Reader::Close)
-      .def_property_readonly("closed", &PyV1Reader::closed)
-      .def_property_readonly("prefix", &PyV1Reader::prefix)
-      .def_property_readonly("num_shards", &PyV1Reader::num_shards)
-      .def("names", &PyV1Reader::Names)
-      .def("summary", &PyV1Reader::Summary)
-      .def("partitioned_names", &PyV1Reader::PartitionedNames)
-      .def("shape_map", &PyV1Reader::ShapeMap)
-      .def("dtype_map", &PyV1Reader::DtypeMap)
-      .def("dtype_name_map", &PyV1Reader::DtypeNameMap)
-      .def("nbytes_map", &PyV1Reader::NbytesMap)
-      .def("info", &PyV1Reader::Info)
-      .def("tensor", &PyV1Reader::Tensor, py::arg("name"), py::arg("copy") = false,
-           py::arg("verify") = false)
-      .def("debug_string", &PyV1Reader::DebugString)
-      .def("verify", &PyV1Reader::Verify, py::arg("name") = py::none())
-      .def("detach_views", &PyV1Reader::DetachViews);
+  DefineReader(py::class_<PyV1Reader>(m, "V1Reader")
+                   .def(py::init<const std::vector<std::string>&, py::object>(), py::arg("files"),
+                        py::arg("opener") = py::none()));
 
   m.def("crc32c", [](const py::bytes& data, bool portable, uint32_t crc) {
     std::string_view v = data;
@@ -918,5 +948,6 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("num_shards"), py::arg("entries"));
   m.def("encode_slice_key", &EncodeSliceKey);
+  m.def("ls_json_tensors", &LsJsonTensors, py::arg("rows"));
   m.def("decode_slice_key", &DecodeSliceKey);
 }

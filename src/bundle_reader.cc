@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <atomic>
-#include <system_error>
-#include <thread>
 
 #include "coding.h"
 #include "crc32c.h"
 #include "ordered_code.h"
+#include "parallel.h"
 #include "slice_geometry.h"
 #include "table.h"
 
@@ -96,13 +94,13 @@ Status BundleReader::ParseIndex(std::shared_ptr<const DataSource> index) {
           have_header = true;
           return Status::OK();
         }
-        TensorRecord r;
-        r.key.assign(key.data(), key.size());
+        // Parsed in place: no temporary record to move.
+        TensorRecord& r = records_.emplace_back();
+        r.key = keys_.Add(key);
         Status s = ParseBundleEntry(value, &r.entry);
         if (s.ok()) s = CountElements(r.entry.shape, &r.num_elements);
         if (!s.ok()) return s.WithKey(r.key);
         r.type = GetDataTypeInfo(r.entry.dtype);
-        records_.push_back(std::move(r));
         return Status::OK();
       }));
   if (!have_header) return Status::Corruption("missing bundle header entry (empty index)");
@@ -331,31 +329,16 @@ uint32_t ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* da
                            kMaxBlock);
   const uint64_t blocks = (n + block - 1) / block;
   std::vector<uint32_t> crcs(blocks);
-  std::atomic<uint64_t> next{0};
-  auto work = [&] {
-    for (uint64_t b = next++; b < blocks; b = next++) {
-      const uint64_t at = b * block;
-      const uint64_t len = std::min(block, n - at);
-      if (source != nullptr) source->Populate(offset + at, len);
-      if (dst != nullptr) {
-        crcs[b] = CopyAndChecksum(data + at, len, dst + at, checksum);
-      } else if (checksum) {
-        crcs[b] = crc32c::Value(data + at, len);
-      }
+  ParallelFor(blocks, kWorkers, [&](uint64_t b) {
+    const uint64_t at = b * block;
+    const uint64_t len = std::min(block, n - at);
+    if (source != nullptr) source->Populate(offset + at, len);
+    if (dst != nullptr) {
+      crcs[b] = CopyAndChecksum(data + at, len, dst + at, checksum);
+    } else if (checksum) {
+      crcs[b] = crc32c::Value(data + at, len);
     }
-  };
-  std::vector<std::thread> workers;
-  const unsigned extra = static_cast<unsigned>(std::min<uint64_t>(kWorkers, blocks)) - 1;
-  workers.reserve(extra);
-  for (unsigned i = 0; i < extra; ++i) {
-    try {
-      workers.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // no thread to be had: the workers there are take every block
-    }
-  }
-  work();
-  for (std::thread& t : workers) t.join();
+  });
   if (!checksum) return 0;
   uint32_t crc = crcs[0];
   for (uint64_t b = 1; b < blocks; ++b) {
@@ -394,6 +377,13 @@ Status BundleReader::Verify(const TensorRecord& r) const {
     return VerifyData(r, bytes.data);
   }
   return CheckEntryCrc(r, actual);
+}
+
+Status BundleReader::VerifyAll() const {
+  for (const TensorRecord& r : records_) {
+    if (!r.partitioned()) CKPTIO_RETURN_IF_ERROR(Verify(r));
+  }
+  return Status::OK();
 }
 
 void BundleReader::WillNeed(const TensorRecord& r) const {

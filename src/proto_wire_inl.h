@@ -5,6 +5,16 @@
 
 namespace ckptio {
 
+// A little-endian fixed32 or fixed64 (`type`) at p into *v: the byte after it, or nullptr when
+// fewer bytes than its width remain.
+inline const uint8_t* GetFixed(const uint8_t* p, const uint8_t* limit, WireType type,
+                               uint64_t* v) {
+  const size_t width = type == kFixed32 ? 4 : 8;
+  if (size_t(limit - p) < width) return nullptr;
+  *v = width == 4 ? DecodeFixed32(p) : DecodeFixed64(p);
+  return p + width;
+}
+
 // Inline: called several times per index entry, the hottest loop of opening a checkpoint.
 inline bool WireReader::Next() {
   if (!ok_ || p_ >= limit_) return false;
@@ -20,15 +30,6 @@ inline bool WireReader::Next() {
       wire_type_ = kVarint;
       q = GetVarint64(q, limit_, &varint_);
       break;
-    case kFixed64:
-      wire_type_ = kFixed64;
-      if (limit_ - q < 8) {
-        q = nullptr;
-      } else {
-        varint_ = DecodeFixed64(q);
-        q += 8;
-      }
-      break;
     case kLengthDelimited: {
       wire_type_ = kLengthDelimited;
       uint64_t len;
@@ -41,14 +42,10 @@ inline bool WireReader::Next() {
       }
       break;
     }
+    case kFixed64:
     case kFixed32:
-      wire_type_ = kFixed32;
-      if (limit_ - q < 4) {
-        q = nullptr;
-      } else {
-        varint_ = DecodeFixed32(q);
-        q += 4;
-      }
+      wire_type_ = static_cast<WireType>(tag & 7);
+      q = GetFixed(q, limit_, wire_type_, &varint_);
       break;
     default:  // groups (3, 4) and reserved types never appear in these messages
       q = nullptr;
@@ -73,15 +70,8 @@ bool ForEachPackedOrSingle(const WireReader& r, WireType element_type, Visit vis
   const uint8_t* limit = p + r.bytes().size();
   while (p < limit) {
     uint64_t v;
-    if (element_type == kVarint) {
-      p = GetVarint64(p, limit, &v);
-      if (p == nullptr) return false;
-    } else {
-      const size_t width = element_type == kFixed32 ? 4 : 8;
-      if (size_t(limit - p) < width) return false;
-      v = width == 4 ? DecodeFixed32(p) : DecodeFixed64(p);
-      p += width;
-    }
+    p = element_type == kVarint ? GetVarint64(p, limit, &v) : GetFixed(p, limit, element_type, &v);
+    if (p == nullptr) return false;
     visit(v);
   }
   return true;

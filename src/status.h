@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace ckptio {
@@ -40,9 +41,9 @@ class Status {
     if (!ok() && file_.empty()) file_ = file;
     return *this;
   }
-  Status& WithKey(const std::string& key) {
+  Status& WithKey(std::string_view key) {
     if (!ok() && !has_key_) {
-      key_ = key;
+      key_.assign(key.data(), key.size());
       has_key_ = true;
     }
     return *this;

@@ -93,12 +93,16 @@ def _number(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
 
-def _dump_json(obj: Any, out: TextIO) -> None:
+def _json_text(obj: Any) -> str:
     # ASCII-only: names that were not UTF-8 (lone surrogates) stay representable. `dumps` in one
     # piece and no indent: json's C encoder is used only then (`dump` streams in pure Python,
     # ten times slower on a 20,000-key listing).
     # No cycle check: the objects are fresh trees (it costs a dict insert per container).
-    out.write(json.dumps(obj, ensure_ascii=True, allow_nan=False, check_circular=False) + "\n")
+    return json.dumps(obj, ensure_ascii=True, allow_nan=False, check_circular=False)
+
+
+def _dump_json(obj: Any, out: TextIO) -> None:
+    out.write(_json_text(obj) + "\n")
 
 
 class Progress:
@@ -396,9 +400,13 @@ def cmd_ls(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     parameters = sum(row[3] for row in rows)
     total = sum(row[4] for row in rows)
     if args.json:
-        tensors = [{"name": n, "dtype": d, "shape": s, "nbytes": b} for n, d, s, _, b in rows]
+        from ._core import ls_json_tensors
+
+        # The tensors array is the bulk of the output: written by the core, byte for byte what
+        # _dump_json would write for [{"name", "dtype", "shape", "nbytes"}, ...].
         totals = {"tensors": len(rows), "parameters": parameters, "nbytes": total}
-        _dump_json({"path": path, "format": fmt, "tensors": tensors, "totals": totals}, out)
+        head = _json_text({"path": path, "format": fmt})[:-1]
+        out.write(f'{head}, "tensors": {ls_json_tensors(rows)}, "totals": {_json_text(totals)}}}\n')
         return 0
     header = ("NAME", "DTYPE", "SHAPE", "SIZE")
     shown = [header, *((sanitize(n), d, _shape(s), _human(b)) for n, d, s, _, b in rows)]
