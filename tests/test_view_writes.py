@@ -143,7 +143,8 @@ def test_writes_into_views_never_crash_nor_reach_the_file(fmt, v2_checkpoint, v1
         original = {n: ckpt.get_tensor(n, copy=True) for n in ckpt}
         step = int(ckpt["global_step"])
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    # the ckptio under test (an installed wheel in CI, a source tree, a sanitizer build)
+    env = dict(os.environ, PYTHONPATH=str(Path(ckptio.__file__).resolve().parents[1]))
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, path, name],
         capture_output=True,
