@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -15,21 +14,7 @@ import ckptio
 import numpy as np
 import pytest
 from ckptio.cli import Progress, main, sanitize
-
-ERROR_LINE = re.compile(r"^ckptio: error: [^\n]+\n$")
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of ``ckptio argv...``."""
-    status = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def run_json(capsys, *argv: str):
-    status, out, err = run(capsys, *argv, "--json")
-    assert status == 0, err
-    return json.loads(out)
+from cli_runner import ERROR_LINE, run, run_json
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import builtins
 import errno
 import fcntl
-import json
 import os
 import pty
 import re
@@ -20,21 +19,9 @@ import numpy as np
 import pytest
 from ckptio import cli
 from ckptio.cli import main
+from cli_runner import ERROR_LINE, run, run_json
 
-ERROR_LINE = re.compile(r"^ckptio: error: [^\n]+\n$")
 PYTHONPATH = os.path.dirname(os.path.dirname(ckptio.__file__))
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    status = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def run_json(capsys, *argv: str):
-    status, out, err = run(capsys, *argv, "--json")
-    assert status == 0, err
-    return json.loads(out)
 
 
 def in_terminal(*argv: str, columns: int = 80, env: dict | None = None) -> tuple[int, str]:

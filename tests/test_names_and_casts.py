@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import re
 import subprocess
 import sys
 import warnings
@@ -17,16 +16,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 from ckptio import casting, distributed
-from ckptio.cli import main
+from cli_runner import ERROR_LINE, run
 from conftest import import_tensorflow
-
-ERROR_LINE = re.compile(r"^ckptio: error: [^\n]+\n$")
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    status = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def usage_error(capsys, *argv) -> str:
