@@ -411,6 +411,14 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         requested); see `RemoteCheckpoint.stats`."""
         return {}
 
+    def files(self) -> list[str]:
+        """The local files this checkpoint reads: the `.index` and every data shard (V2), or the
+        table files (V1)."""
+        if self.format == "V1":
+            return v1_files(self.path)
+        n = self._core.num_shards
+        return [self.path + ".index"] + [f"{self.path}.data-{i:05d}-of-{n:05d}" for i in range(n)]
+
     def shard_sizes(self) -> dict[str, int]:
         """{data file: size} already known without asking storage (a remote checkpoint passes
         them to workers that reopen it); empty for local files, whose sizes cost one stat."""

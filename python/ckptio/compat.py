@@ -110,13 +110,6 @@ _cache: OrderedDict[tuple[str, str], tuple[tuple[Any, ...], Checkpoint]] = Order
 _cache_lock = threading.Lock()
 
 
-def _files_of(ckpt: Checkpoint) -> list[str]:
-    if ckpt.format == "V1":
-        return v1_files(ckpt.path)
-    n = ckpt._core.num_shards
-    return [ckpt.path + ".index"] + [f"{ckpt.path}.data-{i:05d}-of-{n:05d}" for i in range(n)]
-
-
 def _identity(files: list[str]) -> tuple[Any, ...] | None:
     """(path, dev, ino, size, mtime_ns) of each file, or None if one is missing."""
     out = []
@@ -162,7 +155,7 @@ def _with_checkpoint(path: str | os.PathLike[str], use: Any) -> Any:
     ckpt = _open(located.prefix)
     try:
         result = use(ckpt)
-        ident = _identity(_files_of(ckpt))
+        ident = _identity(ckpt.files())
         cacheable = (
             ident is not None
             and (first is None or (before is not None and before[0] == ident[0]))
