@@ -252,7 +252,7 @@ class PySource : public DataSource {
         // would alias memory others read, and a write through torch or ctypes would change
         // it. Copy them; bytes only we hold are handed out as they are.
         auto own = std::make_shared<std::vector<uint8_t>>(n);
-        std::memcpy(own->data(), PyBytes_AS_STRING(data.ptr()), n);
+        if (n > 0) std::memcpy(own->data(), PyBytes_AS_STRING(data.ptr()), n);  // (null if empty)
         out->data = own->data();
         out->owner = std::move(own);
         return Status::OK();

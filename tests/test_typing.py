@@ -149,6 +149,13 @@ def test_mypy_sees_real_types(tmp_path):
         "dict[str, tuple[int, ...]]",
         "int",
     ], result.stdout
-    # Nothing but the reveal_type notes: no errors in the user code or the stubs it uses.
-    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    # Nothing but the reveal_type notes: no errors in the user code or the stubs it uses. (From
+    # a plain directory, as a sanitizer build's --target is, mypy also checks the package's own
+    # sources under --strict; only the user script and the stub are this test's subject.)
+    errors = [
+        line
+        for line in result.stdout.splitlines()
+        if ": error:" in line
+        and (not line.startswith(str(PACKAGE)) or line.split(":")[0].endswith("_core.pyi"))
+    ]
     assert errors == [], result.stdout
