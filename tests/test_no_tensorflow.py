@@ -158,3 +158,47 @@ def test_reads_without_importing_tensorflow(name, mode, tf_checkpoints, tf_ref, 
     last = max(ref, key=lambda key: key.encode("utf-8"))
     assert report["load_variable"] == fingerprint(ref[last][2])
     assert report["latest"] == tf.train.latest_checkpoint(os.path.dirname(prefix))
+
+
+EVERY_MODULE = r"""
+import json, pkgutil, sys, importlib
+import ckptio
+
+FORBIDDEN = ("tensorflow", "tensorflow_core", "keras", "tf_keras", "tensorboard")
+names = sorted(m.name for m in pkgutil.iter_modules(ckptio.__path__, "ckptio.")
+               if m.name != "ckptio.__main__")  # (that one runs the command)
+for name in names:
+    importlib.import_module(name)
+from ckptio import tfshim
+
+loaded = [m for m in sys.modules if m.split(".")[0] in FORBIDDEN]
+with tfshim.installed(force=True) as tf:  # TF is installed here: the stand-in must not load it
+    tf.train.list_variables(sys.argv[1])
+    # the stand-in's modules have no file; a real TensorFlow module would
+    real_under_shim = [
+        m for m, mod in sys.modules.items()
+        if m.split(".")[0] in FORBIDDEN and getattr(mod, "__file__", None)
+    ]
+after = [m for m in sys.modules if m.split(".")[0] in FORBIDDEN]
+print(json.dumps({"modules": names, "loaded": loaded, "real_under_shim": real_under_shim,
+                  "after": after}))
+"""
+
+
+def test_no_module_of_ckptio_imports_tensorflow(tf_checkpoints):
+    """Every module of the package, the tensorflow stand-in included (installed over a real,
+    importable TensorFlow and used), leaves TensorFlow, Keras and TensorBoard unimported."""
+    proc = subprocess.run(
+        [sys.executable, "-c", EVERY_MODULE, tf_checkpoints("tf1_saver")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert {"ckptio.tfshim", "ckptio.recipes", "ckptio.cli", "ckptio.convert"} <= set(
+        report["modules"]
+    )
+    assert report["loaded"] == [], report["loaded"]
+    assert report["real_under_shim"] == [], report["real_under_shim"]
+    assert report["after"] == [], report["after"]

@@ -3,9 +3,8 @@
     python -m ckptio.tfshim convert_bert.py --tf_checkpoint model.ckpt ...   # like `python ...`
 
     import ckptio.tfshim
-    with ckptio.tfshim.installed():        # or install() ... uninstall()
-        import tensorflow as tf             # the stand-in
-        tf.train.list_variables("model.ckpt")
+    with ckptio.tfshim.installed() as tf:  # or install() ... uninstall(); the scripts it runs
+        tf.train.list_variables("model.ckpt")  # get the same module from their own import
 
 What the stand-in provides (everything else raises an AttributeError saying so):
 
@@ -566,7 +565,7 @@ class _State:
 
 
 def is_installed() -> bool:
-    """Whether the stand-in is what ``import tensorflow`` gives now."""
+    """Whether ``sys.modules["tensorflow"]`` is the stand-in now."""
     return _State.modules is not None and sys.modules.get(NAME) is _State.modules[NAME]
 
 
