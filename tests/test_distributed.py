@@ -64,6 +64,9 @@ def client(s3_server):  # the server sets the environment the workers inherit
             worker_dashboard_address=None,
         )
         client = distributed.Client(cluster)
+        # Both workers registered before any task is submitted: the tests assert that tasks
+        # spread over both processes, which a late second worker would make a race.
+        client.wait_for_workers(2, timeout=120)
     yield client
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
