@@ -38,7 +38,8 @@ the block holding its meta record; a tensor read fetches the blocks holding its 
 The modules, from the wire up: `options` (RemoteOptions, RemoteStats), `retry` (which failures
 are transient, the one retry policy, the backends' retries turned off), `objects` (object sizes
 and objects kept whole for their reader), `cache` (prefetched blocks), `store` (byte ranges
-fetched through all of these; the sources the C++ reader reads), `locating` (what a URL names),
+fetched through all of these; the sources the C++ reader reads), `filesystem` (the
+resolver's questions of ckptio.locate answered over fsspec: what a URL names),
 `checkpoint` (`open_url`, `RemoteCheckpoint`, `RemoteV1Checkpoint`) and `shared` (one open
 checkpoint per worker process).
 """
@@ -47,7 +48,7 @@ from __future__ import annotations
 
 from ..locate import is_url
 from .checkpoint import RemoteCheckpoint, RemoteV1Checkpoint, open_url
-from .locating import latest_checkpoint_url, read_checkpoint_state_url, resolve_url
+from .filesystem import latest_checkpoint_url, read_checkpoint_state_url, resolve_url
 from .options import RemoteOptions, RemoteStats
 from .shared import shared_checkpoint
 from .store import filesystem_for

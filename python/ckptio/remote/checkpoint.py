@@ -13,7 +13,7 @@ from .._dtypes import STRING_ENUM, numpy_dtypes
 from ..checkpoint import Checkpoint, basic_region, verified
 from ..errors import CheckpointError, NotFoundError
 from ..locate import NO_MATCH
-from .locating import resolve_in
+from .filesystem import resolve_in
 from .options import RemoteOptions
 from .store import Source, Store, opener, store_for
 
@@ -234,7 +234,11 @@ def open_url(
     store = store_for(url, storage_options, options, fs)
     if known_sizes:
         store.objects.seed_sizes(known_sizes)
-    located = resolve_in(store, url)
+    try:
+        located = resolve_in(store, url)
+    except BaseException:
+        store.close()
+        raise
     if located.format == "V1":
         ckpt: Checkpoint = _open_v1(store, located.prefix)
     else:
@@ -246,6 +250,7 @@ def open_url(
         ckpt = RemoteCheckpoint(
             RemoteCore(core), located.prefix, store, dict(storage_options or {})
         )
+    store.objects.clear()  # what locating kept and the reader did not take
     return verified(ckpt) if verify else ckpt
 
 

@@ -16,14 +16,17 @@ __all__ = ["Objects"]
 
 
 class Objects:
-    """What is known about a filesystem's objects: sizes (asked, listed or seeded), and objects
-    fetched whole and kept for their reader (the index the resolver fetched). Thread-safe."""
+    """What is known about a filesystem's objects: sizes (asked, listed or seeded), glob
+    matches, and bytes fetched while locating a checkpoint and kept for its reader (an index
+    fetched whole, a V1 file's tail). Thread-safe."""
 
     def __init__(self, fs: Any, retry: RetryPolicy, stats: RemoteStats) -> None:
         self.fs, self._retry, self._stats = fs, retry, stats
         self._lock = threading.Lock()
         self._sizes: dict[str, int] = {}
         self._whole: dict[str, bytes] = {}
+        self._tails: dict[str, tuple[int, bytes]] = {}
+        self._globs: dict[str, list[str]] = {}
 
     def path(self, url: str) -> str:
         return self.fs._strip_protocol(url)
@@ -55,13 +58,6 @@ class Objects:
         with self._lock:
             self._sizes.update(sizes)
 
-    def exists(self, url: str) -> bool:
-        try:
-            self.size(url)
-        except NotFoundError:
-            return False
-        return True
-
     def _record(self, protocol: str, name: str, entry: Mapping[str, Any]) -> str:
         url = name if is_url(name) else f"{protocol}://{name.lstrip('/')}"
         if entry.get("type") == "file" and entry.get("size") is not None:
@@ -75,22 +71,49 @@ class Objects:
         return [{**e, "url": self._record(protocol, e["name"], e)} for e in entries]
 
     def glob(self, pattern: str) -> list[str]:
-        """The URLs matching `pattern`, sorted; their sizes are recorded (no HEAD later)."""
+        """The URLs matching `pattern`, sorted; their sizes are recorded (no HEAD later). Asked
+        once: the resolver's answer is the reader's."""
+        with self._lock:
+            if pattern in self._globs:
+                return list(self._globs[pattern])
         self._stats.add(lists=1)
         found = self._retry.call(
             "glob", pattern, lambda: self.fs.glob(self.path(pattern), detail=True)
         )
         protocol = pattern.split("://", 1)[0]
-        return sorted(self._record(protocol, name, entry) for name, entry in found.items())
+        urls = sorted(self._record(protocol, name, entry) for name, entry in found.items())
+        with self._lock:
+            self._globs[pattern] = urls
+        return list(urls)
 
     def keep_whole(self, url: str, data: bytes) -> None:
         with self._lock:
             self._whole[url] = data
 
+    def has_whole(self, url: str) -> bool:
+        with self._lock:
+            return url in self._whole
+
     def take_whole(self, url: str) -> bytes | None:
         with self._lock:
             return self._whole.pop(url, None)
 
+    def keep_tail(self, url: str, start: int, data: bytes) -> None:
+        """Keep the bytes from `start` to the end of `url` (a table's footer and index)."""
+        with self._lock:
+            self._tails[url] = (start, data)
+
+    def kept_tail(self, url: str) -> tuple[int, bytes] | None:
+        with self._lock:
+            return self._tails.get(url)
+
+    def take_tail(self, url: str) -> tuple[int, bytes] | None:
+        with self._lock:
+            return self._tails.pop(url, None)
+
     def clear(self) -> None:
+        """Drop the kept bytes no reader took (and the glob matches): the checkpoint is open."""
         with self._lock:
             self._whole.clear()
+            self._tails.clear()
+            self._globs.clear()

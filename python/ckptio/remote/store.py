@@ -147,6 +147,9 @@ class Source:
         # read there fetches the last `tail` bytes in one request and serves the rest from them.
         self._tail_start = max(0, size - tail) if tail else size
         self._tail: bytes | None = None
+        kept = store.objects.take_tail(url) if tail else None
+        if kept is not None:  # fetched by the resolver to tell a table (ckptio.remote.filesystem)
+            self._tail_start, self._tail = kept
 
     def read(self, offset: int, n: int) -> bytes:
         if self._data is not None:
