@@ -52,12 +52,31 @@ class FsspecFileSystem:
     def holds(self, path: str) -> bool:
         return is_url(path)
 
+    def _absent(self, path: str) -> bool:
+        """Whether `path` is known not to be there, without a request: asked before, not in
+        its directory's listing, or under an object (which has no children)."""
+        if path in self._missing:
+            return True
+        parent = posixpath.dirname(path)
+        if parent in self._listings:
+            return all(e.path != path for e in self._listings[parent])
+        above = self._listings.get(posixpath.dirname(parent))
+        return above is not None and any(e.path == parent and not e.is_dir for e in above)
+
+    @staticmethod
+    def _pattern(path: str) -> bool:
+        # A URL with glob characters is a pattern (as in TF's GetMatchingPaths), not an
+        # object's name; only its `.index` is asked for by name, as ever.
+        return glob.has_magic(path.split("://", 1)[1]) and not path.endswith(".index")
+
     def is_file(self, path: str) -> bool:
         objects = self.store.objects
-        if not is_url(path) or path in self._missing:
+        if not is_url(path) or self._pattern(path):
             return False
         if objects.known_size(path) is not None or objects.has_whole(path):
             return True
+        if self._absent(path):
+            return False
         try:
             if self.fetch_index and path.endswith(".index"):
                 objects.keep_whole(path, self.store.fetch_whole(path))
@@ -77,7 +96,7 @@ class FsspecFileSystem:
         return self.is_file(path)  # an object store has objects, and prefixes of their keys
 
     def is_dir(self, path: str) -> bool:
-        return bool(self.listdir(path))
+        return not self._pattern(path) and bool(self.listdir(path))
 
     def listdir(self, directory: str) -> list[Entry]:
         if not is_url(directory):
@@ -103,7 +122,7 @@ class FsspecFileSystem:
         return self.store.objects.glob(pattern)
 
     def read_text(self, path: str) -> str | None:
-        if not is_url(path) or path in self._missing:
+        if not is_url(path) or self._absent(path):
             return None
         try:
             data = self.store.fetch_whole(path)
@@ -135,6 +154,9 @@ class FsspecFileSystem:
         size = objects.size(path)
         if size < TABLE_FOOTER:
             return False
+        kept = objects.kept_tail(path)
+        if kept is not None:
+            return is_table_tail(kept[1], size)
         start = max(0, size - max(TABLE_FOOTER, self.store.options.table_tail_bytes))
         try:
             tail = self.store.fetch(path, start, size - start)
