@@ -36,8 +36,8 @@ table reader: opening one fetches each file's tail (footer and index block, one 
 the block holding its meta record; a tensor read fetches the blocks holding its slices.
 
 The modules, from the wire up: `options` (RemoteOptions, RemoteStats), `retry` (which failures
-are transient, the one retry policy, the backends' retries turned off), `objects` (object sizes
-and objects kept whole for their reader), `cache` (prefetched blocks), `store` (byte ranges
+are transient, the one retry policy, the backends' retries turned off), `objects` (object sizes,
+and bytes fetched while locating kept for the reader), `cache` (prefetched blocks), `store` (byte ranges
 fetched through all of these; the sources the C++ reader reads), `filesystem` (the
 resolver's questions of ckptio.locate answered over fsspec: what a URL names),
 `checkpoint` (`open_url`, `RemoteCheckpoint`, `RemoteV1Checkpoint`) and `shared` (one open
