@@ -37,9 +37,9 @@ the block holding its meta record; a tensor read fetches the blocks holding its 
 
 The modules, from the wire up: `options` (RemoteOptions, RemoteStats), `retry` (which failures
 are transient, the one retry policy, the backends' retries turned off), `objects` (object sizes,
-and bytes fetched while locating kept for the reader), `cache` (prefetched blocks), `store` (byte ranges
-fetched through all of these; the sources the C++ reader reads), `filesystem` (the
-resolver's questions of ckptio.locate answered over fsspec: what a URL names),
+and bytes fetched while locating kept for the reader), `cache` (prefetched blocks), `store`
+(byte ranges fetched through all of these; the sources the C++ reader reads), `filesystem`
+(the resolver's questions of ckptio.locate answered over fsspec: what a URL names),
 `checkpoint` (`open_url`, `RemoteCheckpoint`, `RemoteV1Checkpoint`) and `shared` (one open
 checkpoint per worker process).
 """
