@@ -9,6 +9,7 @@ it asked for.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import ckptio
@@ -264,9 +265,12 @@ def test_directory_state_file_and_latest_checkpoint(s3, local, tmp_path, monkeyp
     latest = ckptio.latest_checkpoint(directory, storage_options=s3.storage_options)
     assert latest == f"{directory}/model.ckpt-100"
     seen = []
-    real = ckptio.remote.filesystem_for
+    store_module = importlib.import_module("ckptio.remote.store")  # where stores are made
+    real = store_module.filesystem_for
     monkeypatch.setattr(
-        ckptio.remote, "filesystem_for", lambda url, opts: seen.append(opts) or real(url, opts)
+        store_module,
+        "filesystem_for",
+        lambda url, opts: seen.append(opts) or real(url, opts),
     )
     ckptio.latest_checkpoint(directory, storage_options=s3.storage_options)
     monkeypatch.undo()
@@ -401,25 +405,26 @@ def test_retry_policy_units():
     """The classification and backoff on a filesystem that fails on command."""
     import errno
 
-    from ckptio.remote import _kind, _Store
+    from ckptio.remote.retry import failure_kind
+    from ckptio.remote.store import Store
 
-    assert _kind(FileNotFoundError()) == "missing"
-    assert _kind(PermissionError()) == "auth"
-    assert _kind(ConnectionResetError()) == "transient"
-    assert _kind(TimeoutError()) == "transient"
-    assert _kind(OSError(errno.EBUSY, "SlowDown")) == "transient"
-    assert _kind(ValueError("bad")) == "fatal"
+    assert failure_kind(FileNotFoundError()) == "missing"
+    assert failure_kind(PermissionError()) == "auth"
+    assert failure_kind(ConnectionResetError()) == "transient"
+    assert failure_kind(TimeoutError()) == "transient"
+    assert failure_kind(OSError(errno.EBUSY, "SlowDown")) == "transient"
+    assert failure_kind(ValueError("bad")) == "fatal"
 
     class Status(Exception):
         def __init__(self, status):
             self.status = status
 
-    assert _kind(Status(503)) == "transient" and _kind(Status(429)) == "transient"
-    assert _kind(Status(401)) == "auth" and _kind(Status(404)) == "missing"
-    assert _kind(Status(400)) == "fatal"
+    assert failure_kind(Status(503)) == "transient" and failure_kind(Status(429)) == "transient"
+    assert failure_kind(Status(401)) == "auth" and failure_kind(Status(404)) == "missing"
+    assert failure_kind(Status(400)) == "fatal"
 
     calls = []
-    store = _Store(None, RemoteOptions(attempts=4, backoff=0.001))
+    store = Store(None, RemoteOptions(attempts=4, backoff=0.001))
 
     def failing():
         calls.append(1)

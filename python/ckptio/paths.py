@@ -6,8 +6,9 @@ holding one bundle (V2 or V1), a SavedModel directory or its `saved_model.pb`, a
 the `checkpoint` state file itself. Files that are not checkpoints at all (HDF5, zip archives,
 protobuf graphs, Git LFS pointers, empty files) are recognized and named.
 
-This module only dispatches: local paths go to `ckptio.locate`, URLs to `ckptio.remote`
-(imported when a URL is given, so neither depends on the other or on this module).
+This module only dispatches: the rules are ckptio.locate's `Resolver`, asked of the local
+filesystem (`ckptio.locate.LocalFileSystem`) or, for a URL, of fsspec
+(`ckptio.remote.filesystem`, imported when a URL is given: `import ckptio` needs no fsspec).
 """
 
 from __future__ import annotations
