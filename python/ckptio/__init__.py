@@ -116,7 +116,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from . import compat, transforms
+    from . import compat
     from .convert import (
         ConversionReport,
         as_torch,
@@ -136,5 +136,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         object_graph,
         plan_restore,
         select,
+        transforms,
     )
     from .writer import BundleWriter, merge, rewrite, save, update_checkpoint_state

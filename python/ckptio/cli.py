@@ -326,7 +326,7 @@ def _named(ckpt: Checkpoint, names: str | None) -> Any:
     the object paths or the TF1-style full names its object graph records."""
     if names in (None, "key"):
         return ckpt
-    from .objgraph import object_graph
+    from .restore.objgraph import object_graph
 
     return object_graph(ckpt).view(names=names)
 
@@ -352,7 +352,7 @@ def _dropped(source: Any, presets: list[str] | None) -> set[str]:
     """The names `--drop` presets leave out (`ckptio.select` presets; '-' for '_')."""
     if not presets:
         return set()
-    from .selection import select
+    from .restore.selection import select
 
     chosen = select(source, drop=[p.replace("-", "_") for p in presets])
     return set(chosen.dropped)
@@ -821,7 +821,7 @@ def _json_values(value: Any) -> Any:
 
 
 def cmd_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .objgraph import OBJECT_GRAPH_KEY, object_graph
+    from .restore.objgraph import OBJECT_GRAPH_KEY, object_graph
 
     with open_checkpoint(args.path) as ckpt:
         if OBJECT_GRAPH_KEY not in ckpt or args.scopes or args.names:
@@ -1204,7 +1204,7 @@ def _recipe_options(args: argparse.Namespace, source: Any, options: dict[str, An
     """--recipe, --map-re, --drop, --layout-rule: the recipe's select/layout in `options`."""
     if not (args.recipe or args.map_re or args.drop or args.layout_rule):
         return None
-    from . import recipes
+    from .convert import recipes
 
     if args.layout:
         raise UsageError("--layout cannot be combined with --recipe/--map-re/--drop/--layout-rule")
@@ -1261,7 +1261,7 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 **options,
             )
             if recipe is not None and args.names == "key":
-                from .recipes import write_config
+                from .convert.recipes import write_config
 
                 write_config(recipe, args.path, args.output, overwrite=args.overwrite)
             bar.finish()
@@ -1311,7 +1311,7 @@ def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not args.dry_run and (ckpt.is_remote or "://" in args.dst):
             # `rewrite` copies stored bytes out of local shards; URLs go through the sharded
             # rewrite (threads in this process), which reads ranges and uploads.
-            from .distributed import rewrite as rewrite_sharded
+            from .convert.distributed import rewrite as rewrite_sharded
 
             with Progress("rewrite", err) as progress:  # (reported per data shard written)
                 plan = rewrite_sharded(ckpt, args.dst, progress=progress, **options).written

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ._dtypes import SAFETENSORS_CODES
-from .errors import CheckpointError
+from .._dtypes import SAFETENSORS_CODES
+from ..errors import CheckpointError
 
 __all__ = ["SAFETENSORS_CODES", "StreamingWriter", "digest", "verify_file"]
 

@@ -50,16 +50,16 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from .casting import cast_array, cast_error
-from .errors import CheckpointError, UnsupportedError, UsageError
-from .frameworks import require_module as _require
-from .frameworks import torch_supports as _torch_supports
-from .frameworks import torch_tensor as _tensor
-from .planning import ConversionOptions, PlannedTensor, plan_conversion, transform_for
-from .reader import Checkpoint, independent_views
-from .reader import opened as _opened
+from ..casting import cast_array, cast_error
+from ..errors import CheckpointError, UnsupportedError, UsageError
+from ..frameworks import require_module as _require
+from ..frameworks import torch_supports as _torch_supports
+from ..frameworks import torch_tensor as _tensor
+from ..planning import ConversionOptions, PlannedTensor, plan_conversion, transform_for
+from ..reader import Checkpoint, independent_views
+from ..reader import opened as _opened
+from ..writer import make_parent_directory
 from .safetensors_file import SAFETENSORS_CODES, digest, verify_file
-from .writer import make_parent_directory
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
