@@ -427,8 +427,8 @@ def convert(
     `options` go to `ckptio.convert.convert` (``verify``, ``overwrite``, ``progress``, ``to``).
     Safetensors files get ``{"format": "pt"}`` metadata; with `config`, a ``config.json`` is
     written next to `path` when the release's config file is next to the checkpoint."""
-    from ..convert import convert as convert_file
     from ..reader import opened as _opened
+    from .formats import convert as convert_file
 
     chosen = custom_recipe(map_re, drop, layout_rules, base=resolve(recipe))
     with _opened(src) as ckpt:
