@@ -1486,20 +1486,18 @@ def _parser() -> argparse.ArgumentParser:
             "in the object graph instead of the keys (--include/--exclude match these names)",
         )
 
-    def switches(sub: argparse.ArgumentParser, *flags: str) -> None:
-        """On/off options, with their help from `_SWITCHES`."""
+    def switches(sub: argparse.ArgumentParser, *flags: str | tuple[str, str]) -> None:
+        """On/off options: a flag (its help in `_SWITCHES`) or a command's own (flag, help)."""
         for flag in flags:
-            sub.add_argument(flag, action="store_true", help=_SWITCHES[flag])
+            name, text = flag if isinstance(flag, tuple) else (flag, _SWITCHES[flag])
+            sub.add_argument(name, action="store_true", help=text)
+
+    def maps(sub: argparse.ArgumentParser, help: str) -> None:
+        sub.add_argument("--map", action="append", type=_mapping, metavar="OLD=NEW", help=help)
 
     def renames(sub: argparse.ArgumentParser) -> None:
         scopes(sub)
-        sub.add_argument(
-            "--map",
-            action="append",
-            type=_mapping,
-            metavar="OLD=NEW",
-            help="rename a tensor, or a scope when OLD ends with '/' (repeatable)",
-        )
+        maps(sub, "rename a tensor, or a scope when OLD ends with '/' (repeatable)")
         sub.add_argument(
             "--cast",
             type=_dtype,
@@ -1536,13 +1534,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a key, or in a TF2 checkpoint its full name or object path",
     )
     names(sub)
-    sub.add_argument(
-        "--all",
-        action="store_true",
-        help="every tensor: dtype, shape, statistics and its first values (2 x --edgeitems)",
-    )
-    sub.add_argument(
-        "--hist", action="store_true", help="a histogram of the values (zeros, NaN, Inf counted)"
+    switches(
+        sub,
+        ("--all", "every tensor: dtype, shape, statistics and its first values (2 x --edgeitems)"),
+        ("--hist", "a histogram of the values (zeros, NaN, Inf counted)"),
     )
     sub.add_argument("--bins", type=_bounded(1, 1000), default=20, help="histogram bins (20)")
     sub.add_argument(
@@ -1580,12 +1575,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("b", metavar="B")
     scopes(sub)
     names(sub)
-    sub.add_argument("--no-values", action="store_true", help="compare names, dtypes, shapes")
-    sub.add_argument("--exit-code", action="store_true", help="exit with 1 if they differ")
-    sub.add_argument(
-        "--stats",
-        action="store_true",
-        help="a table of each tensor's relative change ||a-b||/||a|| and max abs difference",
+    switches(
+        sub,
+        ("--no-values", "compare names, dtypes, shapes"),
+        ("--exit-code", "exit with 1 if they differ"),
+        (
+            "--stats",
+            "a table of each tensor's relative change ||a-b||/||a|| and max abs difference",
+        ),
     )
     sub.add_argument(
         "--plot", metavar="PNG", help="draw the relative changes to an image (needs matplotlib)"
@@ -1660,13 +1657,7 @@ def _parser() -> argparse.ArgumentParser:
         "SRC::include=RE::exclude=RE::map=OLD=NEW (each repeatable)",
     )
     scopes(sub)
-    sub.add_argument(
-        "--map",
-        action="append",
-        type=_mapping,
-        metavar="OLD=NEW",
-        help="rename in every source, after its own ::map (repeatable)",
-    )
+    maps(sub, "rename in every source, after its own ::map (repeatable)")
     sub.add_argument(
         "--prefer",
         choices=("first", "last"),

@@ -10,16 +10,8 @@ import numpy as np
 
 from ..planning import ConversionOptions, plan_conversion
 from ..reader import opened as _opened
-from .pipeline import (
-    ConversionReport,
-    Progress,
-    Source,
-    contiguous,
-    digest,
-    into_place,
-    stream,
-    verify_failed,
-)
+from . import pipeline
+from .pipeline import ConversionReport, Progress, Source
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -52,15 +44,17 @@ def to_npz(
         report = ConversionReport(os.fspath(path), "npz", skipped=skipped)
         written: dict[str, tuple[np.dtype, tuple[int, ...], bytes]] = {}
         mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-        with into_place(path, overwrite) as temp:
+        with pipeline.into_place(path, overwrite) as temp:
             with zipfile.ZipFile(temp, "w", compression=mode, allowZip64=True) as archive:
-                tensors = stream(ckpt, items, verify=verify, progress=progress, report=report)
+                tensors = pipeline.stream(
+                    ckpt, items, verify=verify, progress=progress, report=report
+                )
                 for item, value in tensors:
                     # force_zip64: the member size is not known before it is written.
                     with archive.open(item.target + ".npy", "w", force_zip64=True) as member:
                         np.lib.format.write_array(member, _npy_storable(value), allow_pickle=False)
                     if verify:
-                        written[item.target] = (value.dtype, value.shape, digest(value))
+                        written[item.target] = (value.dtype, value.shape, pipeline.digest(value))
             if verify:
                 _verify_npz(temp, written, report.path)
                 report.verified = True
@@ -77,13 +71,13 @@ def _npy_storable(value: np.ndarray) -> np.ndarray:
             return value
     except (TypeError, ValueError):
         pass
-    return contiguous(value).view(np.dtype(f"V{value.dtype.itemsize}"))
+    return pipeline.contiguous(value).view(np.dtype(f"V{value.dtype.itemsize}"))
 
 
 def _verify_npz(path: str, written: Mapping[str, Any], shown: str | None) -> None:
     with np.load(path, allow_pickle=False) as archive:
         if set(archive.files) != set(written):
-            raise verify_failed(shown or path, None, "the set of tensor names")
+            raise pipeline.verify_failed(shown or path, None, "the set of tensor names")
         for name, (dtype, shape, expected) in written.items():
             stored = archive[name]
             # numpy has no bfloat16/float8: those come back as raw bits of a void dtype.
@@ -91,6 +85,6 @@ def _verify_npz(path: str, written: Mapping[str, Any], shown: str | None) -> Non
                 stored.dtype.kind == "V" and stored.dtype.itemsize == dtype.itemsize
             )
             if not same_type or stored.shape != shape:
-                raise verify_failed(shown or path, name, "dtype or shape")
-            if digest(stored) != expected:
-                raise verify_failed(shown or path, name, "the stored bytes")
+                raise pipeline.verify_failed(shown or path, name, "dtype or shape")
+            if pipeline.digest(stored) != expected:
+                raise pipeline.verify_failed(shown or path, name, "the stored bytes")

@@ -14,17 +14,8 @@ from ..frameworks import require_module as _require
 from ..reader import Checkpoint
 from ..reader import opened as _opened
 from ..writer import make_parent_directory
-from .pipeline import (
-    ConversionReport,
-    Progress,
-    Source,
-    Transforms,
-    apply_transform,
-    contiguous,
-    digest,
-    into_place,
-    verify_failed,
-)
+from . import pipeline
+from .pipeline import ConversionReport, Progress, Source, Transforms
 
 _ONNX_AUTO_EXTERNAL = 1 << 30  # a protobuf message cannot exceed 2 GiB; stay well below it
 _ALIGN_THRESHOLD, _ALIGNMENT = 1 << 20, 1 << 16  # as onnx's own external-data writer aligns
@@ -109,11 +100,13 @@ def fill_onnx(
         data_path = os.path.join(os.path.dirname(path), location) if external_data else None
         digests: dict[str, bytes] = {}
         # (Nested rather than parenthesized: Python 3.9 has no parenthesized context managers.)
-        with into_place(path, overwrite) as model_temp:
+        with pipeline.into_place(path, overwrite) as model_temp:
             with _external_file(data_path, overwrite) as data:
                 for done, (init, source) in enumerate(plan, 1):
                     value = ckpt.get_tensor(source, verify=verify)
-                    value = _onnx_value(init, apply_transform(transforms, source, value), cast)
+                    value = _onnx_value(
+                        init, pipeline.apply_transform(transforms, source, value), cast
+                    )
                     if isinstance(value, str):
                         raise CheckpointError(value, ckpt.path, source)
                     filled = numpy_helper.from_array(value, init.name)
@@ -121,7 +114,7 @@ def fill_onnx(
                         _move_to_external(filled, data, location)
                     init.CopyFrom(filled)
                     if verify:
-                        digests[init.name] = digest(value)
+                        digests[init.name] = pipeline.digest(value)
                     report.written[source] = init.name
                     report.nbytes += value.nbytes
                     if progress is not None:
@@ -153,7 +146,7 @@ def _onnx_value(init: Any, value: np.ndarray, cast: bool) -> np.ndarray | str:
             f"shape {list(value.shape)} differs from ONNX initializer {init.name!r} "
             f"{list(init.dims)} (a layout transform may be needed)"
         )
-    return contiguous(value)
+    return pipeline.contiguous(value)
 
 
 class _ExternalFile:
@@ -248,6 +241,6 @@ def _verify_onnx(onnx: Any, model_path: str, digests: Mapping[str, bytes], shown
             continue
         if external_data_helper.uses_external_data(tensor):
             external_data_helper.load_external_data_for_tensor(tensor, base_dir)
-        if digest(numpy_helper.to_array(tensor)) != digests[tensor.name]:
-            raise verify_failed(shown, tensor.name, "the stored bytes")
+        if pipeline.digest(numpy_helper.to_array(tensor)) != digests[tensor.name]:
+            raise pipeline.verify_failed(shown, tensor.name, "the stored bytes")
         tensor.ClearField("raw_data")

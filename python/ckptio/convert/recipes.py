@@ -24,6 +24,7 @@ The same pieces work on their own (CLI: ``--map-re 'layer_(\\d+)/=layer.\\1.'``,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -80,7 +81,16 @@ _EMBEDDINGS = [(r"_embeddings$", "_embeddings/weight")]
 _DOTS = [(r"/", ".")]
 _KERNELS_T = [(r"/kernel$", ("transpose",))]
 
-BERT = Recipe(
+
+def _bert_family(renames: Sequence[tuple[str, str]], **fields: Any) -> Recipe:
+    """A recipe for BERT or a model built on it: its own renames first, then the LayerNorm,
+    embedding and scope-to-dot rules they all share; every kernel transposed."""
+    return Recipe(
+        renames=[*renames, *_LAYERNORM, *_EMBEDDINGS, *_DOTS], layouts=_KERNELS_T, **fields
+    )
+
+
+BERT = _bert_family(
     name="hf-bert",
     model="BertForPreTraining",
     drop=(TRAINING_STATE,),
@@ -90,11 +100,7 @@ BERT = Recipe(
         (r"^cls/seq_relationship/output_(weights|bias)$", r"cls/seq_relationship/output_\1"),
         (r"/output_weights$", "/weight"),
         (r"/output_bias$", "/bias"),
-        *_LAYERNORM,
-        *_EMBEDDINGS,
-        *_DOTS,
     ],
-    layouts=_KERNELS_T,
     optional=frozenset({r"^cls/predictions/output_bias$", r"/output_weights$", r"/output_bias$"}),
     tied=("cls.predictions.decoder.weight", "cls.predictions.decoder.bias"),
     config=ConfigRule("bert_config.json", "bert"),
@@ -150,7 +156,7 @@ T5 = Recipe(
     targets=r"(shared|lm_head|(encoder|decoder)\.(final_layer_norm|block\.\d+\.layer\.\d+\.\w+(\.\w+)?))\.weight",
 )
 
-ALBERT = Recipe(
+ALBERT = _bert_family(
     name="hf-albert",
     model="AlbertForPreTraining",
     drop=(TRAINING_STATE,),
@@ -172,11 +178,7 @@ ALBERT = Recipe(
         (r"^cls/predictions/output_bias$", "predictions/bias"),
         (r"^cls/seq_relationship/output_weights$", "sop_classifier/classifier/weight"),
         (r"^cls/seq_relationship/output_bias$", "sop_classifier/classifier/bias"),
-        *_LAYERNORM,
-        *_EMBEDDINGS,
-        *_DOTS,
     ],
-    layouts=_KERNELS_T,
     optional=frozenset(
         {
             r"^module/",
@@ -191,7 +193,7 @@ ALBERT = Recipe(
     targets=r"(albert|predictions|sop_classifier)\.([\w.]+\.)?(weight|bias)",
 )
 
-ELECTRA = Recipe(
+ELECTRA = _bert_family(
     name="hf-electra",
     model="ElectraForPreTraining",
     # The generator trained alongside is not part of the discriminator model.
@@ -199,11 +201,7 @@ ELECTRA = Recipe(
     renames=[
         (r"/layer_(\d+)/", r"/layer/\1/"),
         (r"/dense_1/", "/dense_prediction/"),
-        *_LAYERNORM,
-        *_EMBEDDINGS,
-        *_DOTS,
     ],
-    layouts=_KERNELS_T,
     targets=r"(electra|discriminator_predictions)\.[\w.]+\.(weight|bias)",
 )
 
@@ -338,16 +336,11 @@ def custom_recipe(
         drops = list(drop)
     if base is None:
         return Recipe(name="custom", renames=renames, layouts=layouts, drop=drops)
-    return Recipe(
-        name=base.name,
-        model=base.model,
+    return dataclasses.replace(
+        base,
         renames=[*renames, *base.renames],
         layouts=[*layouts, *base.layouts],
         drop=[*drops, *base.drop],
-        optional=base.optional,
-        tied=base.tied,
-        config=base.config,
-        targets=base.targets,
     )
 
 

@@ -11,15 +11,8 @@ import numpy as np
 from ..frameworks import require_module as _require
 from ..planning import ConversionOptions, plan_conversion
 from ..reader import opened as _opened
-from .pipeline import (
-    ConversionReport,
-    Progress,
-    Source,
-    contiguous,
-    digest,
-    into_place,
-    stream,
-)
+from . import pipeline
+from .pipeline import ConversionReport, Progress, Source
 from .safetensors_file import SAFETENSORS_CODES, verify_file
 
 if TYPE_CHECKING:
@@ -70,9 +63,11 @@ def to_safetensors(
         items, skipped = plan_conversion(ckpt, _safetensors_supports, "safetensors", **options)
         report = ConversionReport(os.fspath(path), "safetensors", skipped=skipped)
         tensors: dict[str, np.ndarray] = {}
-        for item, value in stream(ckpt, items, verify=verify, progress=progress, report=report):
-            tensors[item.target] = contiguous(value)
-        with into_place(path, overwrite) as temp:
+        for item, value in pipeline.stream(
+            ckpt, items, verify=verify, progress=progress, report=report
+        ):
+            tensors[item.target] = pipeline.contiguous(value)
+        with pipeline.into_place(path, overwrite) as temp:
             save_file(tensors, temp, metadata=dict(metadata) if metadata else None)
             if verify:
                 _verify_safetensors(temp, tensors, report.path)
@@ -82,7 +77,7 @@ def to_safetensors(
 
 def _verify_safetensors(path: str, tensors: Mapping[str, np.ndarray], shown: str | None) -> None:
     expected = {
-        name: (SAFETENSORS_CODES.get(value.dtype.name, ""), value.shape, digest(value))
+        name: (SAFETENSORS_CODES.get(value.dtype.name, ""), value.shape, pipeline.digest(value))
         for name, value in tensors.items()
     }
     verify_file(path, shown or path, expected)

@@ -14,16 +14,8 @@ from ..frameworks import torch_tensor as _tensor
 from ..planning import ConversionOptions, plan_conversion
 from ..reader import independent_views
 from ..reader import opened as _opened
-from .pipeline import (
-    ConversionReport,
-    Progress,
-    Source,
-    bytes_of,
-    into_place,
-    same_bytes,
-    stream,
-    verify_failed,
-)
+from . import pipeline
+from .pipeline import ConversionReport, Progress, Source
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -57,7 +49,9 @@ def _torch_state_dict(
         report = ConversionReport(path, "pt", skipped=skipped)
         state: dict[str, Any] = {}
         with independent_views(ckpt):  # this state dict's memory is its own
-            for item, value in stream(ckpt, items, verify=verify, progress=progress, report=report):
+            for item, value in pipeline.stream(
+                ckpt, items, verify=verify, progress=progress, report=report
+            ):
                 state[item.target] = _tensor(torch, value, copy)
     return state, report
 
@@ -104,18 +98,18 @@ def save_torch(
     """
     torch = _require("torch", "torch")
     state, report = _torch_state_dict(src, False, verify, progress, os.fspath(path), options)
-    with into_place(path, overwrite) as temp:
+    with pipeline.into_place(path, overwrite) as temp:
         torch.save(state, temp)
         if verify:
             loaded = torch.load(temp, map_location="cpu", weights_only=True, mmap=True)
             if set(loaded) != set(state):
-                raise verify_failed(report.path, None, "the set of tensor names")
+                raise pipeline.verify_failed(report.path, None, "the set of tensor names")
             for name, tensor in state.items():
                 back = loaded[name]
                 if back.dtype != tensor.dtype or tuple(back.shape) != tuple(tensor.shape):
-                    raise verify_failed(report.path, name, "dtype or shape")
-                if not same_bytes(_torch_bits(torch, back), _torch_bits(torch, tensor)):
-                    raise verify_failed(report.path, name, "the stored bytes")
+                    raise pipeline.verify_failed(report.path, name, "dtype or shape")
+                if not pipeline.same_bytes(_torch_bits(torch, back), _torch_bits(torch, tensor)):
+                    raise pipeline.verify_failed(report.path, name, "the stored bytes")
             del loaded
             report.verified = True
     return report
@@ -129,4 +123,4 @@ def _torch_bits(torch: Any, tensor: Any) -> np.ndarray:
         tensor = tensor.view(torch.int16)
     elif tensor.dtype.is_floating_point and tensor.dtype.itemsize == 1:
         tensor = tensor.view(torch.uint8)  # the float8 family
-    return bytes_of(tensor.numpy())
+    return pipeline.bytes_of(tensor.numpy())

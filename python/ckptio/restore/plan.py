@@ -20,25 +20,10 @@ from .mapping import (
     from_names,
     from_var_list,
 )
-from .objgraph import ObjectGraph, object_graph
-from .selection import PRESETS, Selection, select
 from .targets import Target, parse_targets
 from .transforms import Cast, Reshape, TorchLayout, Transform
 
-__all__ = [
-    "PRESETS",
-    "Missing",
-    "NameView",
-    "ObjectGraph",
-    "PlanEntry",
-    "Problem",
-    "RestoreError",
-    "RestorePlan",
-    "Selection",
-    "object_graph",
-    "plan_restore",
-    "select",
-]
+__all__ = ["Missing", "PlanEntry", "Problem", "RestorePlan", "TransformSpec", "plan_restore"]
 
 TransformSpec = Union[
     Mapping[str, Union[Transform, Sequence[Transform]]],
