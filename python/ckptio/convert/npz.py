@@ -33,7 +33,7 @@ def to_npz(
     does), one at a time. Dtypes numpy lacks (bfloat16, float8, int4, from ml_dtypes) are
     stored as `np.save` stores them, raw bits of a void dtype (``|V2`` for bfloat16): read them
     with ``.view(ml_dtypes.bfloat16)``, or pass ``cast="float32"``. `compress` deflates the
-    members (`np.savez_compressed`). Options: see the module documentation.
+    members (`np.savez_compressed`). Options: see `ckptio.convert`.
     """
     import zipfile
 

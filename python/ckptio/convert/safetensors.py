@@ -55,8 +55,8 @@ def to_safetensors(
     be materialized (partitioned, cast or transformed ones) are held in memory until the file
     is written. `metadata` goes to the header's ``__metadata__`` (Hugging Face loaders want
     ``{"format": "pt"}``). With `verify`, the file is read back (header and raw bytes, parsed
-    here so that every dtype is covered) and compared with what was written. Options: see the
-    module documentation.
+    here so that every dtype is covered) and compared with what was written. Options: see
+    `ckptio.convert`.
     """
     save_file = _require("safetensors.numpy", "safetensors").save_file
     with _opened(src) as ckpt:

@@ -73,8 +73,8 @@ def to_torch(
     other openings of the checkpoint (when `src` is an open Checkpoint, its own views taken
     before or after this call are unaffected too). ``copy=True`` copies up front instead.
     Tensors torch cannot share (reversed strides, misaligned data) are copied. bfloat16 and
-    float8 become torch's own dtypes. `verify` checks the source checksums. Options: see the
-    module documentation; with ``unsupported="skip"`` the tensors left out are simply absent
+    float8 become torch's own dtypes. `verify` checks the source checksums. Options: see
+    `ckptio.convert`; with ``unsupported="skip"`` the tensors left out are simply absent
     (`save_torch` reports them).
     """
     state, _ = _torch_state_dict(src, copy, verify, progress, None, options)
@@ -94,7 +94,7 @@ def save_torch(
     dict) at `path`; load it with ``torch.load(path, weights_only=True)``.
 
     With `verify`, the file is loaded back (memory-mapped) and every tensor's dtype, shape and
-    bytes compared with the source. Options: see the module documentation.
+    bytes compared with the source. Options: see `ckptio.convert`.
     """
     torch = _require("torch", "torch")
     state, report = _torch_state_dict(src, False, verify, progress, os.fspath(path), options)
