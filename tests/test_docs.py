@@ -112,10 +112,16 @@ def test_readme_using_it_output_is_real(scratch, capsys):
 
 def _modules() -> list[str]:
     names = ["ckptio"]
-    for info in pkgutil.iter_modules(ckptio.__path__):
-        if not info.name.startswith("_") or info.name == "_dtypes":
-            names.append(f"ckptio.{info.name}")
+    for info in pkgutil.walk_packages(ckptio.__path__, "ckptio."):
+        leaf = info.name.rpartition(".")[2]
+        # (an older path of a moved module is that module: its examples run once)
+        if (not leaf.startswith("_") or leaf == "_dtypes") and _is_home(info.name):
+            names.append(info.name)
     return names
+
+
+def _is_home(name: str) -> bool:
+    return importlib.import_module(name).__name__ == name
 
 
 def test_docstring_examples_run(monkeypatch):

@@ -165,7 +165,7 @@ import json, pkgutil, sys, importlib
 import ckptio
 
 FORBIDDEN = ("tensorflow", "tensorflow_core", "keras", "tf_keras", "tensorboard")
-names = sorted(m.name for m in pkgutil.iter_modules(ckptio.__path__, "ckptio.")
+names = sorted(m.name for m in pkgutil.walk_packages(ckptio.__path__, "ckptio.")
                if m.name != "ckptio.__main__")  # (that one runs the command)
 for name in names:
     importlib.import_module(name)

@@ -14,9 +14,9 @@ The public names below are imported on first use: `import ckptio` stays cheap, w
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_exports
 from .errors import (
     CheckpointError,
     CorruptionError,
@@ -100,23 +100,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module 'ckptio' has no attribute {name!r}")
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, _SUBMODULES)
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from . import compat, transforms
+    from . import compat
     from .convert import (
         ConversionReport,
         as_torch,
@@ -136,5 +124,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         object_graph,
         plan_restore,
         select,
+        transforms,
     )
     from .writer import BundleWriter, merge, rewrite, save, update_checkpoint_state

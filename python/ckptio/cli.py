@@ -326,7 +326,7 @@ def _named(ckpt: Checkpoint, names: str | None) -> Any:
     the object paths or the TF1-style full names its object graph records."""
     if names in (None, "key"):
         return ckpt
-    from .objgraph import object_graph
+    from .restore.objgraph import object_graph
 
     return object_graph(ckpt).view(names=names)
 
@@ -352,7 +352,7 @@ def _dropped(source: Any, presets: list[str] | None) -> set[str]:
     """The names `--drop` presets leave out (`ckptio.select` presets; '-' for '_')."""
     if not presets:
         return set()
-    from .selection import select
+    from .restore.selection import select
 
     chosen = select(source, drop=[p.replace("-", "_") for p in presets])
     return set(chosen.dropped)
@@ -821,7 +821,7 @@ def _json_values(value: Any) -> Any:
 
 
 def cmd_tree(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .objgraph import OBJECT_GRAPH_KEY, object_graph
+    from .restore.objgraph import OBJECT_GRAPH_KEY, object_graph
 
     with open_checkpoint(args.path) as ckpt:
         if OBJECT_GRAPH_KEY not in ckpt or args.scopes or args.names:
@@ -1204,7 +1204,7 @@ def _recipe_options(args: argparse.Namespace, source: Any, options: dict[str, An
     """--recipe, --map-re, --drop, --layout-rule: the recipe's select/layout in `options`."""
     if not (args.recipe or args.map_re or args.drop or args.layout_rule):
         return None
-    from . import recipes
+    from .convert import recipes
 
     if args.layout:
         raise UsageError("--layout cannot be combined with --recipe/--map-re/--drop/--layout-rule")
@@ -1261,7 +1261,7 @@ def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 **options,
             )
             if recipe is not None and args.names == "key":
-                from .recipes import write_config
+                from .convert.recipes import write_config
 
                 write_config(recipe, args.path, args.output, overwrite=args.overwrite)
             bar.finish()
@@ -1311,7 +1311,7 @@ def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not args.dry_run and (ckpt.is_remote or "://" in args.dst):
             # `rewrite` copies stored bytes out of local shards; URLs go through the sharded
             # rewrite (threads in this process), which reads ranges and uploads.
-            from .distributed import rewrite as rewrite_sharded
+            from .convert.distributed import rewrite as rewrite_sharded
 
             with Progress("rewrite", err) as progress:  # (reported per data shard written)
                 plan = rewrite_sharded(ckpt, args.dst, progress=progress, **options).written
@@ -1486,20 +1486,18 @@ def _parser() -> argparse.ArgumentParser:
             "in the object graph instead of the keys (--include/--exclude match these names)",
         )
 
-    def switches(sub: argparse.ArgumentParser, *flags: str) -> None:
-        """On/off options, with their help from `_SWITCHES`."""
+    def switches(sub: argparse.ArgumentParser, *flags: str | tuple[str, str]) -> None:
+        """On/off options: a flag (its help in `_SWITCHES`) or a command's own (flag, help)."""
         for flag in flags:
-            sub.add_argument(flag, action="store_true", help=_SWITCHES[flag])
+            name, text = flag if isinstance(flag, tuple) else (flag, _SWITCHES[flag])
+            sub.add_argument(name, action="store_true", help=text)
+
+    def maps(sub: argparse.ArgumentParser, help: str) -> None:
+        sub.add_argument("--map", action="append", type=_mapping, metavar="OLD=NEW", help=help)
 
     def renames(sub: argparse.ArgumentParser) -> None:
         scopes(sub)
-        sub.add_argument(
-            "--map",
-            action="append",
-            type=_mapping,
-            metavar="OLD=NEW",
-            help="rename a tensor, or a scope when OLD ends with '/' (repeatable)",
-        )
+        maps(sub, "rename a tensor, or a scope when OLD ends with '/' (repeatable)")
         sub.add_argument(
             "--cast",
             type=_dtype,
@@ -1536,13 +1534,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a key, or in a TF2 checkpoint its full name or object path",
     )
     names(sub)
-    sub.add_argument(
-        "--all",
-        action="store_true",
-        help="every tensor: dtype, shape, statistics and its first values (2 x --edgeitems)",
-    )
-    sub.add_argument(
-        "--hist", action="store_true", help="a histogram of the values (zeros, NaN, Inf counted)"
+    switches(
+        sub,
+        ("--all", "every tensor: dtype, shape, statistics and its first values (2 x --edgeitems)"),
+        ("--hist", "a histogram of the values (zeros, NaN, Inf counted)"),
     )
     sub.add_argument("--bins", type=_bounded(1, 1000), default=20, help="histogram bins (20)")
     sub.add_argument(
@@ -1580,12 +1575,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("b", metavar="B")
     scopes(sub)
     names(sub)
-    sub.add_argument("--no-values", action="store_true", help="compare names, dtypes, shapes")
-    sub.add_argument("--exit-code", action="store_true", help="exit with 1 if they differ")
-    sub.add_argument(
-        "--stats",
-        action="store_true",
-        help="a table of each tensor's relative change ||a-b||/||a|| and max abs difference",
+    switches(
+        sub,
+        ("--no-values", "compare names, dtypes, shapes"),
+        ("--exit-code", "exit with 1 if they differ"),
+        (
+            "--stats",
+            "a table of each tensor's relative change ||a-b||/||a|| and max abs difference",
+        ),
     )
     sub.add_argument(
         "--plot", metavar="PNG", help="draw the relative changes to an image (needs matplotlib)"
@@ -1660,13 +1657,7 @@ def _parser() -> argparse.ArgumentParser:
         "SRC::include=RE::exclude=RE::map=OLD=NEW (each repeatable)",
     )
     scopes(sub)
-    sub.add_argument(
-        "--map",
-        action="append",
-        type=_mapping,
-        metavar="OLD=NEW",
-        help="rename in every source, after its own ::map (repeatable)",
-    )
+    maps(sub, "rename in every source, after its own ::map (repeatable)")
     sub.add_argument(
         "--prefer",
         choices=("first", "last"),

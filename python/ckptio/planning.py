@@ -19,7 +19,7 @@ import numpy as np
 from ._names import check_keys, check_rename, require_some
 from .casting import plan_casts
 from .errors import CheckpointError, UnsupportedError
-from .objgraph import OBJECT_GRAPH_KEY
+from .restore.objgraph import OBJECT_GRAPH_KEY
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -197,7 +197,7 @@ def _layout(layout: Any) -> Any:
     if layout != "torch":
         raise ValueError(f"unknown layout {layout!r} (known: 'torch')")
     # Imported here: the layout rules belong to the restore toolkit and are not always needed.
-    from .transforms import TorchLayout
+    from .restore.transforms import TorchLayout
 
     return TorchLayout()
 

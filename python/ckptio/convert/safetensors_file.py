@@ -9,7 +9,6 @@ tensor's bytes as they arrive: one tensor in memory at a time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 from collections.abc import Mapping
@@ -17,26 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ._dtypes import SAFETENSORS_CODES
-from .errors import CheckpointError
+from .._dtypes import SAFETENSORS_CODES
+from ..errors import CheckpointError
+from .pipeline import bytes_of, digest
 
 __all__ = ["SAFETENSORS_CODES", "StreamingWriter", "digest", "verify_file"]
-
-# numpy (ml_dtypes) dtype name -> safetensors dtype code.
-
-
-def _bytes_of(value: np.ndarray) -> np.ndarray:
-    """An array's bytes as a flat uint8 array (a view when it is contiguous)."""
-    if not value.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
-        value = value.copy(order="C")
-    return value.reshape(-1).view(np.uint8)
-
-
-def digest(data: Any) -> bytes:
-    """The digest the verifier compares: of an array's bytes, or of a buffer."""
-    if isinstance(data, np.ndarray):
-        data = _bytes_of(data).data
-    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 class StreamingWriter:
@@ -75,7 +59,7 @@ class StreamingWriter:
 
     def write(self, name: str, value: np.ndarray) -> None:
         """Append tensor `name` (of the dtype and shape its entry gave)."""
-        data = _bytes_of(value)
+        data = bytes_of(value)
         if data.size != self.sizes[name]:
             raise ValueError(f"{data.size} bytes, expected {self.sizes[name]}")
         self.file.write(data.data)

@@ -1,52 +1,4 @@
-"""Restore plans: which checkpoint tensor fills each target, how, and what is left over.
-
-    plan = ckptio.plan_restore("vgg_16.ckpt", model_shapes,          # {name: shape}, ...
-                               target_prefix="my/", reshape=True, ignore_missing=True,
-                               transforms={"vgg_16/conv1/conv1_1/weights": Reverse(axis=2)})
-    print(plan)              # a table: target <- source, shapes, transforms; then missing,
-                             # targets not restored, unused checkpoint tensors, problems
-    plan.to_json()           # the same, as JSON
-    arrays = plan.load()     # {target: ndarray}: zero-copy views where no transform applies
-    plan.load(callback=lambda name, array: model[name].copy_(ckptio.as_torch(array)))
-                             # or one at a time, into a PyTorch state_dict `model`
-
-The target is described without TensorFlow (see `ckptio.targets`): `{name: shape}`,
-`{name: (shape, dtype)}`, a PyTorch `state_dict`, Keras-style weight lists, a list of names.
-
-How targets pair with checkpoint tensors (see `ckptio.mapping`):
-
-* default: each target from the tensor of the same name (TF `Saver`, TF-slim
-  `assign_from_checkpoint_fn`), with optional `source_prefix` / `target_prefix`
-  (`target_prefix="my/"`: the model was built under an extra `my/` scope);
-* `assignment_map=`: `tf.compat.v1.train.init_from_checkpoint`'s maps, exactly; targets the
-  map does not reach are left alone (listed as not restored);
-* `var_list=`: Saver-style `{checkpoint name: target}` (`{'v3': 'v3_x'}`) or a list of names
-  and pairs; only these targets are restored;
-* `layout="torch"`: names and layouts converted to PyTorch's (`ckptio.transforms`).
-`only=` restricts the targets (e.g. to a `select(...)` result); the others are listed as not
-restored. Targets named `<var>/part_<n>` are the parts of a partitioned variable: each gets its
-region of the full tensor (read alone when no transform applies).
-
-Each entry's steps run in order: the `transforms=` given for it (by target name, else by
-checkpoint name; or a callable), then the layout rule, then, with `reshape=True`, a row-major
-reshape to the target shape when the element counts agree (TF-slim `reshape_variables`), then,
-with `cast=True`, a cast to the target dtype.
-
-Errors. With `errors="raise"` (default) the first problem raises `RestoreError`, a
-`ValueError` as in TF (and a `ckptio.CheckpointError`), with TF's wording where TF has one and
-the checkpoint and tensor named: a checkpoint tensor that is missing (unless
-`ignore_missing=True`: then it is only reported, as slim's `ignore_missing_vars`), shapes
-that differ, dtypes that differ (TF fails only when the restore runs; we fail when planning),
-partitions that do not tile the tensor, transforms that do not apply, a `transforms=` key that
-names no planned target or checkpoint tensor (with the closest names). Malformed assignment
-maps always raise, and so does a scope pair whose target scope holds no target (TF silently
-does nothing there). With `errors="report"` the plan is returned with `plan.problems` listed;
-`plan.load()` refuses to run until they are gone.
-
-One deliberate difference from TF: for scope pairs (`{'old/': 'new/'}`) TF checks no shapes and
-a `[5]` variable silently receives a `[4]` tensor when the initializer runs; here it is a shape
-problem like any other.
-"""
+"""The restore planner: `plan_restore` and the `RestorePlan` it returns (see `ckptio.restore`)."""
 
 from __future__ import annotations
 
@@ -59,7 +11,7 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
-from ._names import did_you_mean
+from .._names import did_you_mean
 from .mapping import (
     Assignment,
     NameView,
@@ -68,25 +20,10 @@ from .mapping import (
     from_names,
     from_var_list,
 )
-from .objgraph import ObjectGraph, object_graph
-from .selection import PRESETS, Selection, select
 from .targets import Target, parse_targets
 from .transforms import Cast, Reshape, TorchLayout, Transform
 
-__all__ = [
-    "PRESETS",
-    "Missing",
-    "NameView",
-    "ObjectGraph",
-    "PlanEntry",
-    "Problem",
-    "RestoreError",
-    "RestorePlan",
-    "Selection",
-    "object_graph",
-    "plan_restore",
-    "select",
-]
+__all__ = ["Missing", "PlanEntry", "Problem", "RestorePlan", "TransformSpec", "plan_restore"]
 
 TransformSpec = Union[
     Mapping[str, Union[Transform, Sequence[Transform]]],
@@ -203,7 +140,7 @@ class RestorePlan:
         writable C-contiguous copies instead. Raises `RestoreError` if the plan has problems.
         """
         self.check()
-        from .reader import independent_views
+        from ..reader import independent_views
 
         with independent_views(self._source):
             yield from self._iter_entries(copy)
@@ -290,7 +227,7 @@ class RestorePlan:
     def _repr_html_(self) -> str:
         """Jupyter: the plan as tables (entries, then missing, not restored, unused, problems),
         each truncated like a checkpoint's (`ckptio.reader.HTML_MAX_ROWS`)."""
-        from .reader import html_escape, html_name, html_table
+        from ..reader import html_escape, html_name, html_table
 
         status = "OK" if self.ok else f"<b style='color:#b00'>{len(self.problems)} problem(s)</b>"
         parts = [
@@ -338,7 +275,7 @@ class RestorePlan:
 
 
 def _html_entry(e: PlanEntry) -> tuple[str, ...]:
-    from .reader import html_escape, html_name
+    from ..reader import html_escape, html_name
 
     source = (
         html_name(e.source)
@@ -417,7 +354,7 @@ def _render(plan: RestorePlan) -> str:
 
 def _open_source(checkpoint: Any) -> Any:
     if isinstance(checkpoint, (str, os.PathLike)):
-        from .reader import open as _open
+        from ..reader import open as _open
 
         return _open(checkpoint)
     if not (hasattr(checkpoint, "shapes") and hasattr(checkpoint, "dtype_names")):
