@@ -103,13 +103,18 @@ def main() -> None:
         f"median of {args.repeat}; TF {tf.__version__}; outputs byte-identical"
     )
     print(f"{'':28s} {'median':>9s} {'GiB/s':>7s} {'best':>9s}")
-    for label, t, b in [("TF SaveV2", t_tf, b_tf), ("ckptio BundleWriter", t_ck, b_ck),
-                        ("ckptio rewrite (raw copy)", t_rw, b_rw)]:
+    for label, t, b in [
+        ("TF SaveV2", t_tf, b_tf),
+        ("ckptio BundleWriter", t_ck, b_ck),
+        ("ckptio rewrite (raw copy)", t_rw, b_rw),
+    ]:
         print(f"{label:28s} {t * 1e3:7.0f}ms {gib / t:7.2f} {b * 1e3:7.0f}ms")
     ratio = t_tf / t_ck
-    print(f"ratio TF / ckptio: {ratio:.2f}x median, {b_tf / b_ck:.2f}x best; "
-          f"target >= 1.5x: {'PASS' if ratio >= 1.5 else 'MISS'} (the page cache and writeback "
-          f"of this machine dominate: compare the spread)")
+    print(
+        f"ratio TF / ckptio: {ratio:.2f}x median, {b_tf / b_ck:.2f}x best; "
+        f"target >= 1.5x: {'PASS' if ratio >= 1.5 else 'MISS'} (the page cache and writeback "
+        f"of this machine dominate: compare the spread)"
+    )
     if args.dir is None:
         shutil.rmtree(out_dir)
 
