@@ -39,20 +39,13 @@ class RemoteCore:
         return self._core.tensor(name, copy=copy, verify=verify)
 
 
-class RemoteCheckpoint(Checkpoint):
-    """A V2 checkpoint read from a URL: the `Checkpoint` API, plus prefetching and counters.
+class StoreBackedCheckpoint(Checkpoint):
+    """What every checkpoint read from URLs shares: its `Store` (requests, retries, counters),
+    closed with it."""
 
-    Arrays own the bytes fetched for them (there is no mapping to keep alive); reading the same
-    tensor twice fetches it twice unless it was prefetched again in between.
-    """
-
-    def __init__(self, core: Any, url: str, store: Store, storage_options: dict | None) -> None:
-        super().__init__(core, url, "V2")
+    def __init__(self, core: Any, url: str, fmt: str, store: Store) -> None:
+        super().__init__(core, url, fmt)
         self._store = store
-        self._extents: dict[str, int] | None = None
-        me = weakref.ref(self)  # (no cycle through the C++ reader's opener)
-        store.extent = lambda shard: _extent_of(me, shard)
-        self.storage_options = dict(storage_options or {})
 
     @property
     def is_remote(self) -> bool:
@@ -67,6 +60,25 @@ class RemoteCheckpoint(Checkpoint):
     @property
     def options(self) -> RemoteOptions:
         return self._store.options
+
+    def close(self) -> None:
+        super().close()
+        self._store.close()
+
+
+class RemoteCheckpoint(StoreBackedCheckpoint):
+    """A V2 checkpoint read from a URL: the `Checkpoint` API, plus prefetching and counters.
+
+    Arrays own the bytes fetched for them (there is no mapping to keep alive); reading the same
+    tensor twice fetches it twice unless it was prefetched again in between.
+    """
+
+    def __init__(self, core: Any, url: str, store: Store, storage_options: dict | None) -> None:
+        super().__init__(core, url, "V2", store)
+        self._extents: dict[str, int] | None = None
+        me = weakref.ref(self)  # (no cycle through the C++ reader's opener)
+        store.extent = lambda shard: _extent_of(me, shard)
+        self.storage_options = dict(storage_options or {})
 
     def shard_sizes(self) -> dict[str, int]:
         """{object URL: size} for the objects whose size is known so far (fetched whole or
@@ -176,35 +188,17 @@ class RemoteCheckpoint(Checkpoint):
         out.flags.writeable = False
         return out[squeeze] if squeeze else out
 
-    def close(self) -> None:
-        super().close()
-        self._store.close()
-
 
 def _extent_of(ref: Callable[[], RemoteCheckpoint | None], shard: str) -> int | None:
     ckpt = ref()
     return None if ckpt is None or ckpt.closed else ckpt._extent(shard)
 
 
-class RemoteV1Checkpoint(Checkpoint):
+class RemoteV1Checkpoint(StoreBackedCheckpoint):
     """A V1 checkpoint read from URLs with ranged requests (see `_open_v1`)."""
 
     def __init__(self, core: Any, url: str, store: Store) -> None:
-        super().__init__(core, url, "V1")
-        self._store = store
-
-    @property
-    def is_remote(self) -> bool:
-        return True
-
-    @property
-    def stats(self) -> dict[str, int]:
-        """Requests made and bytes received so far (as `RemoteCheckpoint.stats`)."""
-        return self._store.stats.as_dict()
-
-    def close(self) -> None:
-        super().close()
-        self._store.close()
+        super().__init__(core, url, "V1", store)
 
 
 def open_url(
