@@ -146,17 +146,18 @@ def test_rename_collision_is_an_error(small, tmp_path):
 
 
 def test_verify_catches_a_bad_write_and_leaves_no_file(small, tmp_path, monkeypatch):
-    real = safetensors.numpy.save_file
+    from ckptio.convert.safetensors_file import StreamingWriter
 
-    def flipping_save_file(tensors, filename, metadata=None):
-        real(tensors, filename, metadata=metadata)
-        with open(filename, "r+b") as f:  # damage the last data byte
-            f.seek(-1, os.SEEK_END)
-            last = f.read(1)
-            f.seek(-1, os.SEEK_END)
-            f.write(bytes([last[0] ^ 0xFF]))
+    real = StreamingWriter.write
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", flipping_save_file)
+    def damaging_write(self, name, value):
+        real(self, name, value)
+        if value.nbytes:  # overwrite the last byte just written with a different one
+            last = np.ascontiguousarray(value).reshape(-1).view(np.uint8)[-1]
+            self.file.seek(-1, os.SEEK_CUR)
+            self.file.write(bytes([last ^ 0xFF]))
+
+    monkeypatch.setattr(StreamingWriter, "write", damaging_write)
     out = tmp_path / "bad.safetensors"
     with pytest.raises(ckptio.CheckpointError, match="verification failed"):
         ckptio.to_safetensors(small, out, unsupported="skip", verify=True)
@@ -412,3 +413,66 @@ def test_fill_onnx_checks_names_shapes_dtypes(small, tmp_path):
         verify=True,
     )
     assert report.verified
+
+
+def test_safetensors_tensors_are_aligned_to_their_element_size(tmp_path):
+    """Odd-sized narrow tensors sort after wide ones (as the safetensors package writes them),
+    so every tensor starts at a multiple of its element size and torch can view it in place."""
+    values = {
+        "a/byte": np.arange(3, dtype=np.uint8),
+        "b/half": np.arange(5, dtype=np.float16),
+        "c/double": np.arange(7, dtype=np.float64),
+        "d/float": np.arange(3, dtype=np.float32),
+        "e/bf16": np.arange(1, dtype=ml_dtypes.bfloat16),
+    }
+    prefix = ckptio.save(str(tmp_path / "mixed"), values)
+    out = tmp_path / "mixed.safetensors"
+    ckptio.to_safetensors(prefix, out, verify=True)
+    blob = out.read_bytes()
+    (length,) = struct.unpack("<Q", blob[:8])
+    assert (8 + length) % 8 == 0
+    header = json.loads(blob[8 : 8 + length])
+    for name, value in values.items():
+        begin, end = header[name]["data_offsets"]
+        assert begin % value.dtype.itemsize == 0, name
+        assert blob[8 + length + begin : 8 + length + end] == raw(value)
+    loaded = safetensors.numpy.load_file(out)
+    for name, value in values.items():
+        assert_bitwise_equal(loaded[name], value, name)
+
+
+def test_to_safetensors_holds_one_cast_tensor_at_a_time(tmp_path):
+    """A cast conversion streams: the peak of numpy allocations stays near one tensor's size,
+    not the whole output's (8 tensors of 4 MiB, cast to float16)."""
+    import tracemalloc
+
+    tensor_bytes = 4 << 20
+    values = {f"layer_{i}/w": np.full(tensor_bytes // 4, i, np.float32) for i in range(8)}
+    prefix = ckptio.save(str(tmp_path / "big"), values)
+    del values
+    tracemalloc.start()
+    try:
+        ckptio.to_safetensors(prefix, tmp_path / "half.safetensors", cast="float16")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * tensor_bytes, f"peak {peak} bytes"
+    loaded = safetensors.numpy.load_file(tmp_path / "half.safetensors")
+    assert loaded["layer_7/w"].dtype == np.float16 and loaded["layer_7/w"][0] == 7
+
+
+def test_streaming_writer_refuses_a_tensor_out_of_order_or_of_another_shape(tmp_path):
+    from ckptio.convert.safetensors_file import StreamingWriter
+
+    with open(tmp_path / "x.safetensors", "wb") as f:
+        writer = StreamingWriter(
+            f, [("a", np.dtype(np.float32), (2,)), ("b", np.dtype(np.float32), (3,))]
+        )
+        with pytest.raises(ValueError, match="out of order"):
+            writer.write("b", np.zeros(3, np.float32))
+        with pytest.raises(ValueError, match=r"expected F32 \[2\]"):
+            writer.write("a", np.zeros(3, np.float32))
+        with pytest.raises(ValueError, match=r"expected F32 \[2\]"):
+            writer.write("a", np.zeros(2, np.int32))
+        writer.write("a", np.zeros(2, np.float32))
+        writer.write("b", np.zeros(3, np.float32))

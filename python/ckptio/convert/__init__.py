@@ -36,8 +36,8 @@ so a failed conversion leaves nothing under the destination name. The TF2 object
 (``_CHECKPOINTABLE_OBJECT_GRAPH``, checkpoint metadata) is never converted.
 
 Each format's library is an optional dependency, imported only when that format is used:
-``pip install ckptio[safetensors]``, ``ckptio[torch]``, ``ckptio[onnx]``; ``.npz`` needs only
-numpy.
+``pip install ckptio[torch]``, ``ckptio[onnx]``; safetensors files are written by ckptio
+itself (``safetensors_file``) and ``.npz`` needs only numpy.
 """
 
 from __future__ import annotations

@@ -422,7 +422,9 @@ def _write_safetensors_part(ckpt: Checkpoint, job: Mapping[str, Any]) -> dict[st
     try:
         with open(local, "wb") as f:
             writer = StreamingWriter(f, entries, job["metadata"], keep_digests=job["verify"])
-            for source, value in _tensors(ckpt, list(items), job["verify"]):
+            source_of = {item.target: item.source for item in items.values()}
+            in_file_order = [source_of[target] for target in writer.order]
+            for source, value in _tensors(ckpt, in_file_order, job["verify"]):
                 item = items[source]
                 if item.cast is not None and value.dtype != item.cast:
                     value = cast_array(value, item.cast)

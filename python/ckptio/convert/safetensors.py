@@ -1,4 +1,4 @@
-"""`to_safetensors`: a safetensors file, written by the ``safetensors`` package."""
+"""`to_safetensors`: a safetensors file, streamed tensor by tensor (`safetensors_file`)."""
 
 from __future__ import annotations
 
@@ -8,32 +8,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..frameworks import require_module as _require
+from ..errors import CheckpointError
 from ..planning import ConversionOptions, plan_conversion
 from ..reader import opened as _opened
 from . import pipeline
 from .pipeline import ConversionReport, Progress, Source
-from .safetensors_file import SAFETENSORS_CODES, verify_file
+from .safetensors_file import SAFETENSORS_CODES, StreamingWriter
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 
-_SAFETENSORS_ACCEPTS: dict[np.dtype, bool] = {}
-
-
 def _safetensors_supports(dtype: np.dtype) -> bool:
-    """Whether the installed safetensors writes `dtype` (asked once per dtype: newer releases
-    accept more, e.g. complex64 and the float8 "fnuz" variants)."""
-    if dtype not in _SAFETENSORS_ACCEPTS:
-        from safetensors.numpy import save
-
-        try:
-            save({"probe": np.zeros((0,), dtype)})
-            _SAFETENSORS_ACCEPTS[dtype] = True
-        except Exception:  # the library raises its own SafetensorError (or TypeError)
-            _SAFETENSORS_ACCEPTS[dtype] = False
-    return _SAFETENSORS_ACCEPTS[dtype]
+    return getattr(dtype, "name", None) in SAFETENSORS_CODES
 
 
 def to_safetensors(
@@ -48,36 +35,65 @@ def to_safetensors(
 ) -> ConversionReport:
     """Write the checkpoint `src` as a safetensors file at `path`.
 
-    Written by the ``safetensors`` package (``safetensors.numpy.save_file``), which stores
-    bfloat16 and float8 (``F8_E4M3``, ``F8_E5M2``) natively from ml_dtypes arrays; tensors
-    are passed to it as zero-copy views of the mapped checkpoint (safetensors >= 0.8 writes
-    straight from them; older releases copy each into memory first), so only tensors that must
-    be materialized (partitioned, cast or transformed ones) are held in memory until the file
-    is written. `metadata` goes to the header's ``__metadata__`` (Hugging Face loaders want
-    ``{"format": "pt"}``). With `verify`, the file is read back (header and raw bytes, parsed
-    here so that every dtype is covered) and compared with what was written. Options: see
-    `ckptio.convert`.
+    Written here, without the ``safetensors`` package (which wants every tensor in memory at
+    once): the header comes from the checkpoint's index, then each tensor is read (a zero-copy
+    view where possible), cast and written in turn, so one tensor is in memory at a time.
+    Only tensors with a `transforms` entry or a layout rule (whose shape their function
+    decides) are computed before the header is written and held until then. bfloat16 and float8
+    (``BF16``, ``F8_E4M3``, ``F8_E5M2``, ...) are stored natively. Wider elements come first
+    in the file, as the ``safetensors`` package orders them, so every tensor is aligned to its
+    element size. `metadata` goes to the header's ``__metadata__`` (Hugging Face loaders want
+    ``{"format": "pt"}``). With `verify`, the file is read back (header and raw bytes) and
+    compared with what was written. Options: see `ckptio.convert`.
     """
-    save_file = _require("safetensors.numpy", "safetensors").save_file
     with _opened(src) as ckpt:
         items, skipped = plan_conversion(ckpt, _safetensors_supports, "safetensors", **options)
         report = ConversionReport(os.fspath(path), "safetensors", skipped=skipped)
-        tensors: dict[str, np.ndarray] = {}
+        shapes, dtypes = ckpt.shapes(), ckpt.dtypes()
+        # A transformed tensor's shape (and dtype) are known once it is computed: those go
+        # first, and are held until the header is written; the rest stream in file order.
+        early = [item for item in items if item.transform is not None]
+        late = {item.target: item for item in items if item.transform is None}
+        total = len(items)
+
+        def counted(offset: int) -> Progress | None:
+            if progress is None:
+                return None
+            return lambda done, _, name: progress(offset + done, total, name)
+
+        held: dict[str, np.ndarray] = {}
         for item, value in pipeline.stream(
-            ckpt, items, verify=verify, progress=progress, report=report
+            ckpt, early, verify=verify, progress=counted(0), report=report
         ):
-            tensors[item.target] = pipeline.contiguous(value)
-        with pipeline.into_place(path, overwrite) as temp:
-            save_file(tensors, temp, metadata=dict(metadata) if metadata else None)
+            held[item.target] = pipeline.contiguous(value)
+        entries = [(target, value.dtype, value.shape) for target, value in held.items()]
+        entries += [
+            (target, dtypes[item.source] if item.cast is None else item.cast, shapes[item.source])
+            for target, item in late.items()
+        ]
+        with pipeline.into_place(path, overwrite) as temp, open(temp, "wb") as file:
+            writer = StreamingWriter(file, entries, metadata, keep_digests=verify)
+            streamed = pipeline.stream(
+                ckpt,
+                [late[target] for target in writer.order if target in late],
+                verify=verify,
+                progress=counted(len(early)),
+                report=report,
+            )
+            for target in writer.order:
+                if target in held:
+                    writer.write(target, held.pop(target))
+                    continue
+                item, value = next(streamed)
+                try:
+                    writer.write(target, value)
+                except ValueError as exc:  # the index promised another shape or dtype
+                    raise CheckpointError(f"read {exc}", ckpt.path, item.source) from None
+                del value
+            for _ in streamed:  # (counts the last tensor in the report)
+                pass
+            file.flush()
             if verify:
-                _verify_safetensors(temp, tensors, report.path)
+                writer.verify(temp, report.path or temp)
                 report.verified = True
     return report
-
-
-def _verify_safetensors(path: str, tensors: Mapping[str, np.ndarray], shown: str | None) -> None:
-    expected = {
-        name: (SAFETENSORS_CODES.get(value.dtype.name, ""), value.shape, pipeline.digest(value))
-        for name, value in tensors.items()
-    }
-    verify_file(path, shown or path, expected)

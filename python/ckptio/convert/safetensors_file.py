@@ -24,9 +24,12 @@ __all__ = ["SAFETENSORS_CODES", "StreamingWriter", "digest", "verify_file"]
 
 
 class StreamingWriter:
-    """Writes the tensors `entries` ([(name, dtype, shape)], in file order) to `file` (open for
-    binary writing): the header at once, then `write` each tensor's values in that order.
-    With `keep_digests`, `digests` collects what `verify_file` compares."""
+    """Writes the tensors `entries` ([(name, dtype, shape)]) to `file` (open for binary
+    writing): the header at once, then `write` each tensor's values in the order `order`
+    gives. That order puts wider elements first (stable otherwise), as the ``safetensors``
+    package does, so that every tensor's data starts at a multiple of its element size and
+    loaders can view it in place. With `keep_digests`, `digests` collects what `verify_file`
+    compares."""
 
     def __init__(
         self,
@@ -39,8 +42,11 @@ class StreamingWriter:
         if metadata:
             self.header["__metadata__"] = dict(metadata)
         self.sizes: dict[str, int] = {}
+        ordered = sorted(entries, key=lambda entry: -entry[1].itemsize)
+        self.order: list[str] = [name for name, _, _ in ordered]
+        self._written = 0
         offset = 0
-        for name, dtype, shape in entries:
+        for name, dtype, shape in ordered:
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             self.header[name] = {
                 "dtype": SAFETENSORS_CODES[dtype.name],
@@ -58,11 +64,18 @@ class StreamingWriter:
         file.write(head)
 
     def write(self, name: str, value: np.ndarray) -> None:
-        """Append tensor `name` (of the dtype and shape its entry gave)."""
+        """Append tensor `name` (of the dtype and shape its entry gave; the next in `order`)."""
+        expected = self.order[self._written] if self._written < len(self.order) else None
+        if name != expected:
+            raise ValueError(f"tensor {name!r} written out of order (expected {expected!r})")
+        entry = self.header[name]
+        code = SAFETENSORS_CODES.get(value.dtype.name)
+        if code != entry["dtype"] or list(value.shape) != entry["shape"]:
+            got = f"{value.dtype.name} {list(value.shape)}"
+            raise ValueError(f"{got}, expected {entry['dtype']} {entry['shape']}")
         data = bytes_of(value)
-        if data.size != self.sizes[name]:
-            raise ValueError(f"{data.size} bytes, expected {self.sizes[name]}")
         self.file.write(data.data)
+        self._written += 1
         if self.digests is not None:
             self.digests[name] = digest(data.data)
 
