@@ -174,3 +174,18 @@ def test_listing_method(tricky) -> None:
         assert ckpt._listing(None) is None  # the 700-digit name: Python sorts
         with pytest.raises(ckptio.NotFoundError):
             ckpt._listing(["no/such/tensor"])
+
+
+def test_parser_of_one_command_is_the_full_parsers(monkeypatch) -> None:
+    """`main` builds the options of the command run only: each command's parser (its help
+    text) and the top level are the same as in the full parser."""
+    monkeypatch.setenv("COLUMNS", "100")
+    full = cli._parser()
+    commands = next(a for a in full._actions if a.dest == "command").choices
+    assert {"ls", "show", "diff", "convert"} <= set(commands)
+    for name, sub in commands.items():
+        only = cli._parser(name)
+        assert only.format_help() == full.format_help()
+        alone = next(a for a in only._actions if a.dest == "command").choices
+        assert alone[name].format_help() == sub.format_help()
+        assert set(alone) == set(commands)

@@ -1471,7 +1471,17 @@ _SWITCHES = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Unbuilt:
+    """Stands in for the parser of a command that is not run: its options are never parsed, so
+    they are not built (some 90 `add_argument` calls cost more than `ls` lists a checkpoint)."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line parser; with `only`, the options of that command alone (every command
+    is still known, with its help line)."""
     parser = _Parser(
         prog="ckptio",
         description="Read, compare, verify and convert TensorFlow checkpoints, without TensorFlow.",
@@ -1481,9 +1491,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ckptio {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
+    def command(name: str, func: Callable[..., int], help: str) -> Any:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(func=func)
+        if only is not None and name != only:
+            return _Unbuilt()
         sub.add_argument("--json", action="store_true", help="machine-readable output")
         return sub
 
@@ -1714,13 +1726,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ckptio`` command with `argv` (default: ``sys.argv[1:]``); returns the exit
     status (0 ok, 1 failure, 2 usage error)."""
     out, err = sys.stdout, sys.stderr
-    parser = _parser()
-    if argv is None and "_ARGCOMPLETE" in os.environ:  # the shell asks for completions
+    completing = argv is None and "_ARGCOMPLETE" in os.environ
+    words = sys.argv[1:] if argv is None else list(argv)
+    # Only the command run needs its options (the first word, when it names one).
+    parser = _parser(None if completing or not words else words[0])
+    if completing:  # the shell asks for completions
         from .completion import autocomplete
 
         autocomplete(parser)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2)
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
