@@ -38,7 +38,27 @@ void Check(Status s) {
   if (!s.ok()) throw StatusError(std::move(s));
 }
 
+bool IsAscii(std::string_view bytes) {
+  const char* p = bytes.data();
+  size_t n = bytes.size();
+  for (; n >= 8; p += 8, n -= 8) {  // a word at a time: keys are mostly dozens of bytes
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    if (word & 0x8080808080808080ull) return false;
+  }
+  for (; n > 0; ++p, --n) {
+    if (static_cast<unsigned char>(*p) >= 0x80) return false;
+  }
+  return true;
+}
+
 py::str DecodeKey(std::string_view key) {
+  if (IsAscii(key)) {  // most keys: copied as they are, without the decoder's machinery
+    PyObject* s = PyUnicode_New(static_cast<Py_ssize_t>(key.size()), 127);
+    if (s == nullptr) throw py::error_already_set();
+    if (!key.empty()) std::memcpy(PyUnicode_1BYTE_DATA(s), key.data(), key.size());
+    return py::reinterpret_steal<py::str>(s);
+  }
   // Keys are bytes; names that are not UTF-8 (slice keys) round-trip through surrogateescape.
   PyObject* s = PyUnicode_DecodeUTF8(key.data(), static_cast<Py_ssize_t>(key.size()),
                                      "surrogateescape");
@@ -147,8 +167,11 @@ py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
 class ShapeTuples {
  public:
   py::handle Get(const std::vector<int64_t>& dims) {
+    // Neighbours in key order often share a shape (a variable and its optimizer slots).
+    if (last_ != nullptr && last_->first == dims) return last_->second;
     auto it = cache_.find(dims);
     if (it == cache_.end()) it = cache_.emplace(dims, ShapeTuple(dims)).first;
+    last_ = &*it;
     return it->second;
   }
 
@@ -161,6 +184,7 @@ class ShapeTuples {
     }
   };
   std::unordered_map<std::vector<int64_t>, py::tuple, Hash> cache_;
+  const std::pair<const std::vector<int64_t>, py::tuple>* last_ = nullptr;  // (nodes stay put)
 };
 
 // An empty dict with room for n entries: no regrowth while a listing fills it.
@@ -380,13 +404,6 @@ struct Text {
   }
   Py_UCS4 operator[](Py_ssize_t i) const { return PyUnicode_READ(kind, data, i); }
 };
-
-bool IsAscii(std::string_view bytes) {
-  for (char c : bytes) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
-}
 
 // --- natural order: `ckptio ls` sorts `_variables/2` before `_variables/10` ---------------
 //
