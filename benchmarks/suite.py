@@ -397,6 +397,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tf": [sys.executable, "-c", bench_cli.TF_SCRIPT, cli_ckpt],
             "floor": [sys.executable, "-c", "pass"],
             "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
+            # Detail, not a floor: what ckptio's command pays for its imports alone.
+            "imports only (python -c 'import ckptio.cli')": [
+                sys.executable,
+                "-c",
+                "import ckptio.cli",
+            ],
         }
         for argv_ in commands.values():  # warm-up: page cache, .pyc files
             bench_cli.run_once(argv_, env)

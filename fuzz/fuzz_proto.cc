@@ -17,8 +17,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   BundleHeader header;
   (void)ParseBundleHeader(bytes, &header);
   BundleEntry entry;
-  if (ParseBundleEntry(bytes, &entry).ok()) {
+  const bool parsed = ParseBundleEntry(bytes, &entry).ok();
+  if (parsed) {
     (void)SerializeBundleEntry(entry);
+  }
+  // The fast path of opening an index takes only entries the full parser reads alike.
+  BundleEntry fast;
+  if (ParseBundleEntryFast(bytes, &fast)) {
+    const bool same = parsed && fast.dtype == entry.dtype &&
+                      fast.shape.dims == entry.shape.dims &&
+                      fast.shape.unknown_rank == entry.shape.unknown_rank &&
+                      fast.shard_id == entry.shard_id && fast.offset == entry.offset &&
+                      fast.size == entry.size && fast.crc32c == entry.crc32c &&
+                      fast.slices.empty() && entry.slices.empty();
+    if (!same) __builtin_trap();
   }
   TensorShape shape;
   (void)ParseTensorShape(bytes, &shape);

@@ -1,5 +1,6 @@
 #include "bundle_proto.h"
 
+#include "coding.h"
 #include "proto_wire.h"
 
 namespace ckptio {
@@ -147,6 +148,98 @@ Status ParseBundleEntry(std::string_view bytes, BundleEntry* out) {
     }
   }
   return r.ok() ? Status::OK() : Malformed("BundleEntryProto");
+}
+
+// The fast path of opening an index: the entries TensorFlow writes, decoded straight from
+// their bytes. Only one-byte tags of the fields above are taken, in whatever order and
+// repetition, with the meaning the parsers above give them; anything else (other fields, a
+// named dim, slices, a second shape, malformed bytes) returns false for ParseBundleEntry.
+namespace {
+
+inline bool FastVarint(const uint8_t** p, const uint8_t* limit, uint64_t* v) {
+  const uint8_t* q = GetVarint64(*p, limit, v);
+  if (q == nullptr) return false;
+  *p = q;
+  return true;
+}
+
+// A length-delimited field's bytes: [*p, *p + len), after which *p points.
+inline bool FastBytes(const uint8_t** p, const uint8_t* limit, const uint8_t** begin,
+                      const uint8_t** end) {
+  uint64_t len;
+  if (!FastVarint(p, limit, &len) || len > uint64_t(limit - *p)) return false;
+  *begin = *p;
+  *end = *p + len;
+  *p = *end;
+  return true;
+}
+
+// TensorShapeProto whose dims hold only sizes (no names).
+bool FastShape(const uint8_t* p, const uint8_t* limit, TensorShape* out) {
+  if (p != limit) out->dims.reserve(size_t(limit - p) / 2);  // a dim takes 2 bytes or more
+  while (p < limit) {
+    const uint8_t tag = *p++;
+    if (tag == 0x12) {  // dim
+      const uint8_t *dim, *dim_end;
+      if (!FastBytes(&p, limit, &dim, &dim_end)) return false;
+      uint64_t size = 0;
+      while (dim < dim_end) {
+        if (*dim++ != 0x08 || !FastVarint(&dim, dim_end, &size)) return false;  // size
+      }
+      out->dims.push_back(static_cast<int64_t>(size));
+    } else if (tag == 0x18) {  // unknown_rank
+      uint64_t v;
+      if (!FastVarint(&p, limit, &v)) return false;
+      out->unknown_rank = v != 0;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ParseBundleEntryFast(std::string_view bytes, BundleEntry* out) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  const uint8_t* limit = p + bytes.size();
+  bool have_shape = false;
+  uint64_t v;
+  while (p < limit) {
+    switch (*p++) {
+      case 0x08:  // dtype
+        if (!FastVarint(&p, limit, &v)) return false;
+        out->dtype = static_cast<int64_t>(v);
+        break;
+      case 0x12: {  // shape: a second one replaces the first, left to ParseBundleEntry
+        const uint8_t *shape, *shape_end;
+        if (have_shape || !FastBytes(&p, limit, &shape, &shape_end) ||
+            !FastShape(shape, shape_end, &out->shape)) {
+          return false;
+        }
+        have_shape = true;
+        break;
+      }
+      case 0x18:  // shard_id
+        if (!FastVarint(&p, limit, &v)) return false;
+        out->shard_id = static_cast<int32_t>(v);
+        break;
+      case 0x20:  // offset
+        if (!FastVarint(&p, limit, &out->offset)) return false;
+        break;
+      case 0x28:  // size
+        if (!FastVarint(&p, limit, &out->size)) return false;
+        break;
+      case 0x35:  // crc32c
+        if (limit - p < 4) return false;
+        out->crc32c = DecodeFixed32(p);
+        p += 4;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
 }
 
 Status CheckCheckpointVersion(const VersionDef& v) {

@@ -55,6 +55,11 @@ Status ParseVersionDef(std::string_view bytes, VersionDef* out);
 Status ParseBundleHeader(std::string_view bytes, BundleHeader* out);
 Status ParseBundleEntry(std::string_view bytes, BundleEntry* out);
 
+// ParseBundleEntry's happy path for opening an index: into a default-constructed *out, no
+// Status. False for anything else (malformed bytes, or an entry with slices): then call
+// ParseBundleEntry, which resets *out and parses or reports the error.
+bool ParseBundleEntryFast(std::string_view bytes, BundleEntry* out);
+
 // TF's CheckVersions with consumer 1 and min_producer 0 (tensor bundles and V1 files alike).
 Status CheckCheckpointVersion(const VersionDef& v);
 

@@ -40,20 +40,25 @@ std::string ExpectedSize(const TensorRecord& r) {
   return std::to_string(r.num_elements * elem);
 }
 
-Status CountElements(const TensorShape& shape, uint64_t* n) {
-  if (shape.unknown_rank) return Status::Corruption("invalid tensor shape (unknown rank)");
-  if (shape.dims.size() > kMaxRank) return Status::Corruption("invalid tensor shape (rank too large)");
+// The element count of a valid shape; else false, and *why says what is wrong.
+bool CountElements(const TensorShape& shape, uint64_t* n, const char** why) {
+  auto bad = [why](const char* what) {
+    *why = what;
+    return false;
+  };
+  if (shape.unknown_rank) return bad("invalid tensor shape (unknown rank)");
+  if (shape.dims.size() > kMaxRank) return bad("invalid tensor shape (rank too large)");
   uint64_t count = 1;
   for (int64_t d : shape.dims) {
-    if (d < 0) return Status::Corruption("invalid tensor shape (negative dimension)");
+    if (d < 0) return bad("invalid tensor shape (negative dimension)");
     const uint64_t ud = static_cast<uint64_t>(d);
     if (ud != 0 && count > kMaxElements / ud) {
-      return Status::Corruption("invalid tensor shape (too many elements)");
+      return bad("invalid tensor shape (too many elements)");
     }
     count *= ud;
   }
   *n = count;
-  return Status::OK();
+  return true;
 }
 
 }  // namespace
@@ -94,12 +99,19 @@ Status BundleReader::ParseIndex(std::shared_ptr<const DataSource> index) {
           have_header = true;
           return Status::OK();
         }
-        // Parsed in place: no temporary record to move.
+        // Parsed in place: no temporary record to move. The common entry takes the fast path
+        // (no Status); slices and anything malformed take the full parser, for its errors.
         TensorRecord& r = records_.emplace_back();
         r.key = keys_.Add(key);
-        Status s = ParseBundleEntry(value, &r.entry);
-        if (s.ok()) s = CountElements(r.entry.shape, &r.num_elements);
-        if (!s.ok()) return s.WithKey(r.key);
+        if (!ParseBundleEntryFast(value, &r.entry)) {
+          Status s = ParseBundleEntry(value, &r.entry);
+          if (!s.ok()) return s.WithKey(r.key);
+          any_partitioned_ = any_partitioned_ || r.partitioned();
+        }
+        const char* why = nullptr;
+        if (!CountElements(r.entry.shape, &r.num_elements, &why)) {
+          return Status::Corruption(why).WithKey(r.key);
+        }
         r.type = GetDataTypeInfo(r.entry.dtype);
         return Status::OK();
       }));
@@ -116,6 +128,7 @@ Status BundleReader::ParseIndex(std::shared_ptr<const DataSource> index) {
 }
 
 Status BundleReader::LinkSlices() {
+  if (!any_partitioned_) return Status::OK();  // (no walk over every record)
   SliceCheckBudget budget{0, kMaxSliceCheckSteps + kSliceCheckStepsPerEntry * uint64_t(records_.size())};
   for (TensorRecord& full : records_) {
     if (!full.partitioned()) continue;

@@ -117,6 +117,7 @@ class BundleReader {
   std::string prefix_;
   BundleHeader header_;
   std::vector<TensorRecord> records_;
+  bool any_partitioned_ = false;  // some record has slices
   KeyArena keys_;
   mutable std::mutex shards_mu_;
   SourceOpener opener_;

@@ -16,7 +16,7 @@ const uint8_t* GetVarint64Slow(const uint8_t* p, const uint8_t* limit, uint64_t*
   return nullptr;
 }
 
-const uint8_t* GetVarint32(const uint8_t* p, const uint8_t* limit, uint32_t* v) {
+const uint8_t* GetVarint32Slow(const uint8_t* p, const uint8_t* limit, uint32_t* v) {
   uint64_t wide;
   const uint8_t* q = GetVarint64(p, limit, &wide);
   if (q == nullptr || q - p > 5 || wide > 0xffffffffu) return nullptr;

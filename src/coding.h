@@ -16,8 +16,16 @@ inline uint64_t DecodeFixed64(const uint8_t* p) {
 }
 
 // On success store the value in *v and return the byte after it.
-const uint8_t* GetVarint32(const uint8_t* p, const uint8_t* limit, uint32_t* v);
+const uint8_t* GetVarint32Slow(const uint8_t* p, const uint8_t* limit, uint32_t* v);
 const uint8_t* GetVarint64Slow(const uint8_t* p, const uint8_t* limit, uint64_t* v);
+// Inline for the one-byte case, as GetVarint64 below: block entries' lengths mostly are.
+inline const uint8_t* GetVarint32(const uint8_t* p, const uint8_t* limit, uint32_t* v) {
+  if (p < limit && *p < 0x80) {
+    *v = *p;
+    return p + 1;
+  }
+  return GetVarint32Slow(p, limit, v);
+}
 // Inline for the one-byte case, which is most tags and small values in an index.
 inline const uint8_t* GetVarint64(const uint8_t* p, const uint8_t* limit, uint64_t* v) {
   if (p < limit && *p < 0x80) {

@@ -57,7 +57,7 @@ bool DecodeBlockHandle(const uint8_t** p, const uint8_t* limit, BlockHandle* h) 
 }
 
 Status ForEachBlockEntry(std::string_view contents, std::string* key,
-                         const TableVisitor& visit) {
+                         const TableVisitor& visit, bool check_order) {
   const auto* base = reinterpret_cast<const uint8_t*>(contents.data());
   const size_t size = contents.size();
   if (size < 4) return Status::Corruption("bad block contents (too short)");
@@ -69,6 +69,7 @@ Status ForEachBlockEntry(std::string_view contents, std::string* key,
   const uint8_t* p = base;
   const uint8_t* limit = base + restarts_offset;
   key->clear();
+  bool have_key = false;
   while (p < limit) {
     uint32_t shared, unshared, value_len;
     p = GetVarint32(p, limit, &shared);
@@ -77,6 +78,14 @@ Status ForEachBlockEntry(std::string_view contents, std::string* key,
     if (p == nullptr || shared > key->size() || uint64_t(unshared) + value_len > uint64_t(limit - p)) {
       return Status::Corruption("bad entry in block");
     }
+    // The new key is the old one's first `shared` bytes and then `unshared` new ones: it comes
+    // after the old key iff those new bytes come after the old key's rest.
+    if (check_order && have_key &&
+        !(std::string_view(*key).substr(shared) <
+          std::string_view(reinterpret_cast<const char*>(p), unshared))) {
+      return Status::Corruption("keys out of order in table");
+    }
+    have_key = true;
     key->resize(shared);
     key->append(reinterpret_cast<const char*>(p), unshared);
     p += unshared;
@@ -137,24 +146,30 @@ Status Table::Open(std::shared_ptr<const DataSource> source, Table* out) {
 }
 
 Status Table::ForEach(const TableVisitor& visit) const {
-  std::string data_key, previous_key;
+  std::string data_key, previous_key;  // previous_key: the last key of the blocks before
   bool have_previous = false;
   for (const IndexEntry& e : index_) {
     Block block;
     std::string_view contents;
     CKPTIO_RETURN_IF_ERROR(ReadBlock(*source_, e.handle, &block, &contents));
+    bool first = true;  // within a block, ForEachBlockEntry checks the order
     CKPTIO_RETURN_IF_ERROR(ForEachBlockEntry(
-        contents, &data_key, [&](std::string_view key, std::string_view value) {
-          if (have_previous && !KeyLess(previous_key, key)) {
+        contents, &data_key,
+        [&](std::string_view key, std::string_view value) {
+          if (first && have_previous && !KeyLess(previous_key, key)) {
             return Status::Corruption("keys out of order in table");
           }
+          first = false;
           if (KeyLess(e.separator, key)) {
             return Status::Corruption("key beyond its block's index separator");
           }
-          previous_key.assign(key.data(), key.size());
-          have_previous = true;
           return visit(key, value);
-        }));
+        },
+        /*check_order=*/true));
+    if (!first) {
+      previous_key = data_key;  // (the block's last key)
+      have_previous = true;
+    }
   }
   return Status::OK();
 }

@@ -75,7 +75,9 @@ class Table {
 Status ForEachTableEntry(std::shared_ptr<const DataSource> source, const TableVisitor& visit);
 
 // Decode the entries of one block's contents (after decompression), for tests and fuzzing.
+// With `check_order`, each key must come after the one before it in the block ("keys out of
+// order in table"), checked on the bytes that differ (no copy of the previous key).
 Status ForEachBlockEntry(std::string_view contents, std::string* key_buffer,
-                         const TableVisitor& visit);
+                         const TableVisitor& visit, bool check_order = false);
 
 }  // namespace ckptio

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def closest(given: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """Up to `n` of `choices` closest to `given` (difflib), best first."""
+    import difflib  # here: only a mistyped name needs it, not every command's start-up
+
     choices = list(choices)
     found = difflib.get_close_matches(given, choices, n=n, cutoff=0.6)
     if not found:  # a long name with a short typo'd scope: compare the last components too

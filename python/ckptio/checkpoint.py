@@ -381,6 +381,16 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         size; strings there count 0 until read)."""
         return self._core.nbytes_map()
 
+    def _listing(
+        self, names: list[str] | None = None, *, by_size: bool = False, as_json: bool = False
+    ) -> tuple[int, int, int, str | list[tuple[str, str, tuple[int, ...], int]]] | None:
+        """What `ckptio ls` prints of `names` (default: every tensor), from the index in one
+        pass in the core: (tensors, parameters, stored bytes, listing) with the listing in
+        natural name order (by descending size first with `by_size`): the JSON array of
+        `ls --json`, or (name, TF dtype name, shape, stored bytes) rows. None when a name holds
+        a digit run too long for the core to order (the caller sorts in Python)."""
+        return self._core.ls(names, by_size=by_size, as_json=as_json)
+
     def dtype_names(self) -> dict[str, str]:
         """{name: TF dtype name} for every tensor ("float32", "bfloat16", "string", ...)."""
         return self._core.dtype_name_map()

@@ -379,37 +379,65 @@ def _middle(text: str, width: int) -> str:
     return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
+def _natural_sorted(rows: list[tuple[Any, ...]], by_size: bool) -> list[tuple[Any, ...]]:
+    """Rows (name first, stored bytes last) in natural name order, by descending size first
+    when `by_size`: ordered in the core, in Python where the core cannot (huge digit runs)."""
+    from ._core import natural_order
+
+    sizes = [row[-1] for row in rows] if by_size else None
+    order = natural_order([row[0] for row in rows], sizes)
+    if order is not None:
+        return [rows[i] for i in order]
+    if by_size:
+        return sorted(rows, key=lambda row: (-row[-1], _natural(row[0])))
+    return sorted(rows, key=lambda row: _natural(row[0]))
+
+
+def _listing(
+    source: Any, names: list[str] | None, by_size: bool, as_json: bool
+) -> tuple[int, int, int, Any]:
+    """(tensors, parameters, stored bytes, listing) for `ls`, the listing in natural order:
+    the JSON tensors array (`as_json`) or (name, dtype, shape, bytes) rows. A checkpoint
+    lists itself in the core; views (`--names path`) and names the core cannot order go
+    through the maps."""
+    if isinstance(source, Checkpoint):
+        listing = source._listing(names, by_size=by_size, as_json=as_json)
+        if listing is not None:
+            return listing
+    if names is None:
+        names = list(source)
+    shapes, dtypes, sizes = source.shapes(), source.dtype_names(), _sizes(source)
+    rows = _natural_sorted([(n, dtypes[n], shapes[n], sizes[n]) for n in names], by_size)
+    parameters = sum(math.prod(row[2]) for row in rows)
+    total = sum(row[3] for row in rows)
+    if not as_json:
+        return len(rows), parameters, total, rows
+    from ._core import ls_json_tensors
+
+    # Byte for byte what _dump_json would write for [{"name", "dtype", "shape", "nbytes"}, ...].
+    return len(rows), parameters, total, ls_json_tensors([(*r[:3], 0, r[3]) for r in rows])
+
+
 def cmd_ls(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with open_checkpoint(args.path) as ckpt:
         # Everything here comes from the index alone (no numpy, no tensor data).
         source = _named(ckpt, args.names)
-        names = list(source)
+        names: list[str] | None = None  # every tensor, unless a pattern or preset selects
         choose = _selector(args.include, args.exclude)
-        if choose is not None:
-            names = choose(names)
-        drop = _dropped(source, args.drop)
-        names = [n for n in names if n not in drop]
-        shapes, dtypes, sizes = source.shapes(), source.dtype_names(), _sizes(source)
-        prod = math.prod  # rows: (name, dtype, shape, elements, bytes)
-        rows = [(n, dtypes[n], shapes[n], prod(shapes[n]), sizes[n]) for n in names]
+        if choose is not None or args.drop:
+            names = list(source) if choose is None else choose(source)
+            drop = _dropped(source, args.drop)
+            names = [n for n in names if n not in drop]
+        count, parameters, total, listing = _listing(source, names, args.sort == "size", args.json)
         fmt, path = ckpt.format, ckpt.path
-    if args.sort == "size":
-        rows.sort(key=lambda row: (-row[4], _natural(row[0])))
-    else:
-        rows.sort(key=lambda row: _natural(row[0]))
-    parameters = sum(row[3] for row in rows)
-    total = sum(row[4] for row in rows)
     if args.json:
-        from ._core import ls_json_tensors
-
-        # The tensors array is the bulk of the output: written by the core, byte for byte what
-        # _dump_json would write for [{"name", "dtype", "shape", "nbytes"}, ...].
-        totals = {"tensors": len(rows), "parameters": parameters, "nbytes": total}
+        totals = {"tensors": count, "parameters": parameters, "nbytes": total}
         head = _json_text({"path": path, "format": fmt})[:-1]
-        out.write(f'{head}, "tensors": {ls_json_tensors(rows)}, "totals": {_json_text(totals)}}}\n')
+        out.write(f'{head}, "tensors": {listing}, "totals": {_json_text(totals)}}}\n')
         return 0
+    rows = listing
     header = ("NAME", "DTYPE", "SHAPE", "SIZE")
-    shown = [header, *((sanitize(n), d, _shape(s), _human(b)) for n, d, s, _, b in rows)]
+    shown = [header, *((sanitize(n), d, _shape(s), _human(b)) for n, d, s, b in rows)]
     widths = [max(len(row[i]) for row in shown) for i in range(4)]
     columns = _terminal_width(out)
     if columns is not None:  # a terminal: shorten long names in the middle, never wrap a row
@@ -420,7 +448,7 @@ def cmd_ls(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"{n:<{widths[0]}}  {d:<{widths[1]}}  {s:<{widths[2]}}  {b:>{widths[3]}}"
         for n, d, s, b in shown
     ]
-    totals = f"{len(rows)} tensors, {parameters:,} parameters, {_human(total)} ({fmt} "
+    totals = f"{count} tensors, {parameters:,} parameters, {_human(total)} ({fmt} "
     shown_path = sanitize(path)
     if columns is not None:  # (the path shortened rather than the numbers)
         shown_path = _middle(shown_path, max(columns - len(totals) - 1, 8))
@@ -1443,7 +1471,17 @@ _SWITCHES = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Unbuilt:
+    """Stands in for the parser of a command that is not run: its options are never parsed, so
+    they are not built (some 90 `add_argument` calls cost more than `ls` lists a checkpoint)."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line parser; with `only`, the options of that command alone (every command
+    is still known, with its help line)."""
     parser = _Parser(
         prog="ckptio",
         description="Read, compare, verify and convert TensorFlow checkpoints, without TensorFlow.",
@@ -1453,9 +1491,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ckptio {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
+    def command(name: str, func: Callable[..., int], help: str) -> Any:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(func=func)
+        if only is not None and name != only:
+            return _Unbuilt()
         sub.add_argument("--json", action="store_true", help="machine-readable output")
         return sub
 
@@ -1677,13 +1717,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ckptio`` command with `argv` (default: ``sys.argv[1:]``); returns the exit
     status (0 ok, 1 failure, 2 usage error)."""
     out, err = sys.stdout, sys.stderr
-    parser = _parser()
-    if argv is None and "_ARGCOMPLETE" in os.environ:  # the shell asks for completions
+    completing = argv is None and "_ARGCOMPLETE" in os.environ
+    words = sys.argv[1:] if argv is None else list(argv)
+    # Only the command run needs its options (the first word, when it names one).
+    parser = _parser(None if completing or not words else words[0])
+    if completing:  # the shell asks for completions
         from .completion import autocomplete
 
         autocomplete(parser)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2)
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
