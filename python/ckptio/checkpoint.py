@@ -381,7 +381,7 @@ class Checkpoint(Mapping[str, "np.ndarray"]):
         size; strings there count 0 until read)."""
         return self._core.nbytes_map()
 
-    def _listing(
+    def listing(
         self, names: list[str] | None = None, *, by_size: bool = False, as_json: bool = False
     ) -> tuple[int, int, int, str | list[tuple[str, str, tuple[int, ...], int]]] | None:
         """What `ckptio ls` prints of `names` (default: every tensor), from the index in one

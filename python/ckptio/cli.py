@@ -401,7 +401,7 @@ def _listing(
     lists itself in the core; views (`--names path`) and names the core cannot order go
     through the maps."""
     if isinstance(source, Checkpoint):
-        listing = source._listing(names, by_size=by_size, as_json=as_json)
+        listing = source.listing(names, by_size=by_size, as_json=as_json)
         if listing is not None:
             return listing
     if names is None:
