@@ -19,8 +19,10 @@ Rows, each with its floor (what no reader on this machine can beat) and how it i
   each run (``echo 3 > /proc/sys/vm/drop_caches`` as root; otherwise fadvise(DONTNEED) per
   file, which is said in the table). Floor: 4 threads ``pread``-ing the shard in 16 MiB blocks
   into reused buffers (no CRC, no arrays); one sequential stream is reported beside it, and a
-  second floor, the same reads into fresh memory (a new anonymous mapping per block: the page
-  faults and zeroing every new array of a large tensor pays), with ckptio's fraction of it.
+  second floor, the same reads into fresh memory (a new anonymous mapping per block, huge pages
+  advised as numpy does: the page faults and zeroing every new array of a large tensor pays),
+  with ckptio's fraction of it. CPU time per run is printed for each side: on a shared
+  machine a run that needs more CPU than its share stretches with the other processes' load.
 * ``read_warm``: the same with the files cached. Floor: two threads copying halves of the
   mapped shard into fresh memory (``memmove``, no CRC), 64 MiB at a time, each piece into a
   buffer of its own (see `parallel_copy`).
@@ -166,9 +168,10 @@ def parallel_pread(files: Sequence[str], threads: int = 4, block: int = 16 * MB)
 
 def parallel_pread_fresh(files: Sequence[str], threads: int = 4, block: int = 16 * MB) -> None:
     """`parallel_pread`, but each block into fresh anonymous memory (a new mmap per block,
-    unmapped after): the page faults and zeroing a new array of a large tensor pays. (A reused
-    or malloc-recycled buffer pays neither: glibc hands freed blocks of up to 32 MiB straight
-    back, so `np.empty` per block would not be fresh.)"""
+    unmapped after), advised into huge pages as numpy does for large arrays: the page faults
+    and zeroing a new array of a large tensor pays. (A reused or malloc-recycled buffer pays
+    neither: glibc hands freed blocks of up to 32 MiB straight back, so `np.empty` per block
+    would not be fresh.)"""
     for path in files:
         fd = os.open(path, os.O_RDONLY)
         size = os.fstat(fd).st_size
@@ -184,6 +187,8 @@ def parallel_pread_fresh(files: Sequence[str], threads: int = 4, block: int = 16
                 if at is None:
                     return
                 buf = mmap.mmap(-1, min(block, size - at))
+                with contextlib.suppress(OSError, AttributeError):
+                    buf.madvise(mmap.MADV_HUGEPAGE)
                 os.preadv(fd, [buf], at)
                 buf.close()
 

@@ -493,6 +493,22 @@ void BundleReader::ReadingRecord(const TensorRecord& r) const {
   }
 }
 
+uint64_t BundleReader::Prefetch(const TensorRecord& r) const {
+  if (r.partitioned()) {
+    uint64_t bytes = 0;
+    for (const TensorRecord* part : r.slice_records) bytes += Prefetch(*part);
+    return bytes;
+  }
+  std::shared_ptr<const DataSource> file;
+  if (r.entry.size == 0 || r.entry.shard_id < 0 || r.entry.shard_id >= header_.num_shards ||
+      !Shard(r.entry.shard_id, &file).ok() ||
+      !RangeWithin(r.entry.offset, r.entry.size, file->size())) {
+    return 0;  // its read reports what is wrong
+  }
+  file->WillNeed(r.entry.offset, r.entry.size);
+  return r.entry.size;
+}
+
 Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) const {
   ReadingRecord(r);
   uint32_t actual = 0;

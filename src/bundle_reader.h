@@ -95,6 +95,9 @@ class BundleReader {
   Status VerifyAll() const;
   // Hint that a whole record is about to be read (bulk copies and verification).
   void WillNeed(const TensorRecord& r) const;
+  // Ask for a record's bytes (each slice's, for a partitioned tensor) ahead of its read,
+  // whatever its size, without waiting; returns the bytes covered.
+  uint64_t Prefetch(const TensorRecord& r) const;
   // Check an unpartitioned record's CRC over bytes already fetched with Data().
   Status VerifyData(const TensorRecord& r, const uint8_t* data) const;
   // Copy a record's bytes (`data`, from Data()) into dst, checking the CRC in the same pass
