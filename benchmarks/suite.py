@@ -18,7 +18,11 @@ Rows, each with its floor (what no reader on this machine can beat) and how it i
   checked (``get_tensor(copy=True, verify=True)``; TF ``get_tensor``), page cache dropped before
   each run (``echo 3 > /proc/sys/vm/drop_caches`` as root; otherwise fadvise(DONTNEED) per
   file, which is said in the table). Floor: 4 threads ``pread``-ing the shard in 16 MiB blocks
-  into reused buffers (no CRC, no arrays); one sequential stream is reported beside it.
+  into reused buffers (no CRC, no arrays); one sequential stream is reported beside it, and a
+  second floor, the same reads into fresh memory (a new anonymous mapping per block, huge pages
+  advised as numpy does: the page faults and zeroing every new array of a large tensor pays),
+  with ckptio's fraction of it. CPU time per run is printed for each side: on a shared
+  machine a run that needs more CPU than its share stretches with the other processes' load.
 * ``read_warm``: the same with the files cached. Floor: two threads copying halves of the
   mapped shard into fresh memory (``memmove``, no CRC), 64 MiB at a time, each piece into a
   buffer of its own (see `parallel_copy`).
@@ -44,6 +48,7 @@ import json
 import mmap
 import os
 import platform
+import resource
 import shutil
 import statistics
 import sys
@@ -60,6 +65,7 @@ import bench_cli
 import bench_read
 
 MB = 1 << 20
+FRESH_FLOOR = "floor into fresh memory"
 ROWS = ("shapes", "dtypes", "ls", "read_cold", "read_warm", "compat", "write")
 TARGETS = {  # row: (min ratio over TF, min fraction of the floor's speed)
     "shapes": (5.0, None),
@@ -160,6 +166,40 @@ def parallel_pread(files: Sequence[str], threads: int = 4, block: int = 16 * MB)
         os.close(fd)
 
 
+def parallel_pread_fresh(files: Sequence[str], threads: int = 4, block: int = 16 * MB) -> None:
+    """`parallel_pread`, but each block into fresh anonymous memory (a new mmap per block,
+    unmapped after), advised into huge pages as numpy does for large arrays: the page faults
+    and zeroing a new array of a large tensor pays. (A reused or malloc-recycled buffer pays
+    neither: glibc hands freed blocks of up to 32 MiB straight back, so `np.empty` per block
+    would not be fresh.)"""
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        size = os.fstat(fd).st_size
+        offsets = iter(range(0, size, block))
+        lock = threading.Lock()
+
+        def work(
+            fd: int = fd, offsets: Any = offsets, lock: threading.Lock = lock, size: int = size
+        ) -> None:
+            while True:
+                with lock:
+                    at = next(offsets, None)
+                if at is None:
+                    return
+                buf = mmap.mmap(-1, min(block, size - at))
+                with contextlib.suppress(OSError, AttributeError):
+                    buf.madvise(mmap.MADV_HUGEPAGE)
+                os.preadv(fd, [buf], at)
+                buf.close()
+
+        pool = [threading.Thread(target=work) for _ in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        os.close(fd)
+
+
 _memmove = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)(
     ctypes.cast(ctypes.CDLL(None).memmove, ctypes.c_void_p).value
 )  # a CFUNCTYPE call releases the GIL, unlike ctypes.memmove
@@ -211,8 +251,11 @@ def alternate(
     *,
     before: Callable[[], None] | None = None,
     warmup: bool = True,
+    cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
-    """Times of each fn, repetitions interleaved across them (load hits all alike)."""
+    """Times of each fn, repetitions interleaved across them (load hits all alike). With
+    `cpu`, also the CPU time (user + system, all threads) each run used: on a shared machine
+    a run needing more CPU than its share stretches by the other processes' load."""
     if warmup:
         for fn in fns.values():
             fn()
@@ -222,14 +265,24 @@ def alternate(
             gc.collect()
             if before is not None:
                 before()
+            c0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t0)
+            if cpu is not None:
+                c1 = resource.getrusage(resource.RUSAGE_SELF)
+                used = c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime
+                cpu.setdefault(k, []).append(used)
     return times
 
 
 def row(
-    name: str, what: str, floor_what: str, times: dict[str, list[float]], nbytes: int = 0
+    name: str,
+    what: str,
+    floor_what: str,
+    times: dict[str, list[float]],
+    nbytes: int = 0,
+    cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, Any]:
     med = {k: statistics.median(v) for k, v in times.items()}
     ck, tf, floor = med["ckptio"], med.get("tf"), med.get("floor")
@@ -249,6 +302,7 @@ def row(
         "of_floor": floor / ck if floor else None,
         "target_ratio_tf": min_ratio,
         "target_of_floor": min_floor,
+        "cpu_s": {k: statistics.median(v) for k, v in (cpu or {}).items()},
     }
     met = []
     if min_ratio is not None:
@@ -293,9 +347,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             print("-" * (sum(widths) + 2 * len(widths)))
     for r in rows:
         extra = ", ".join(f"{k} {fmt(v, r['nbytes'])}" for k, v in r["extra_s"].items())
+        fresh = r["extra_s"].get(FRESH_FLOOR)
+        if fresh:
+            extra += f" (ckptio reaches {fresh / r['ckptio_s']:.2f} of it)"
         print(
             f"  {r['row']}: {r['what']}; floor: {r['floor_what']}" + (f"; {extra}" if extra else "")
         )
+        if r.get("cpu_s"):
+            used = ", ".join(f"{k} {v:.2f} s" for k, v in r["cpu_s"].items())
+            print(f"    CPU time per run (median, this process's threads): {used}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -441,17 +501,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if "read_cold" in args.only:
             print("timing cold read-all (page cache dropped before each run) ...", flush=True)
+            cpu: dict[str, list[float]] = {}
             times = alternate(
                 {
                     "ckptio": ck_read,
                     "tf": tf_read,
                     "floor": lambda: parallel_pread(big_data),
+                    FRESH_FLOOR: lambda: parallel_pread_fresh(big_data),
                     "one sequential stream": lambda: bench_read.read_files(big_data),
                     "ckptio verify()": lambda: ckptio.open(big).verify(),
                 },
                 args.cold_reps,
                 before=lambda: cache.drop(big_files),
                 warmup=False,
+                cpu=cpu,
             )
             rows.append(
                 row(
@@ -460,10 +523,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "4 threads pread 16 MiB blocks",
                     times,
                     nbytes,
+                    cpu,
                 )
             )
         if "read_warm" in args.only:
             print("timing warm read-all ...", flush=True)
+            cpu = {}
             times = alternate(
                 {
                     "ckptio": ck_read,
@@ -472,6 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "ckptio verify()": lambda: ckptio.open(big).verify(),
                 },
                 args.reps,
+                cpu=cpu,
             )
             rows.append(
                 row(
@@ -480,6 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "2 threads copy halves of the mapped shard into fresh memory, 64 MiB pieces",
                     times,
                     nbytes,
+                    cpu,
                 )
             )
 
@@ -498,9 +565,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for n, _ in tf.train.list_variables(bert):
                 tf.train.load_variable(bert, n)
 
+        cpu = {}
         times = alternate(
             {"ckptio": ck_compat, "tf": tf_compat, "floor": lambda: parallel_copy(bert_data)},
             args.reps,
+            cpu=cpu,
         )
         compat.clear_cache()
         rows.append(
@@ -510,6 +579,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "2 threads copy the mapped shard into fresh memory",
                 times,
                 nbytes,
+                cpu,
             )
         )
 

@@ -939,6 +939,23 @@ class PyBundleReader : public PyReader<BundleReader> {
     return ViewOf(reader->index_path(), r.key, dtype, r.entry.shape.dims, std::move(bytes));
   }
 
+  // Ask for the stored bytes of `names` ahead of their reads (not waiting; bytes already cached
+  // are not asked for again); returns the bytes covered. Unknown names are skipped: a hint
+  // must not raise where the read itself would report them.
+  uint64_t Prefetch(py::iterable names) const {
+    auto reader = Get();
+    std::vector<const TensorRecord*> records;
+    for (py::handle name : names) {
+      if (!PyUnicode_Check(name.ptr())) continue;
+      const TensorRecord* r = reader->Find(EncodeKey(name));
+      if (r != nullptr) records.push_back(r);
+    }
+    py::gil_scoped_release release;
+    uint64_t bytes = 0;
+    for (const TensorRecord* r : records) bytes += reader->Prefetch(*r);
+    return bytes;
+  }
+
   std::string prefix() const { return Get()->prefix(); }
   int64_t num_shards() const { return Get()->num_shards(); }
   // Later views get mappings of their own; views handed out so far keep theirs.
@@ -1215,7 +1232,8 @@ PYBIND11_MODULE(_core, m) {
 
   DefineReader(py::class_<PyBundleReader>(m, "BundleReader")
                    .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
-                        py::arg("opener") = py::none()));
+                        py::arg("opener") = py::none())
+                   .def("prefetch", &PyBundleReader::Prefetch, py::arg("names")));
   py::class_<PyBundleWriter>(m, "BundleWriter")
       .def(py::init<const std::string&, uint64_t, bool>(), py::arg("prefix"),
            py::arg("max_shard_bytes") = 0, py::arg("sync") = false)

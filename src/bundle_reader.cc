@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "coding.h"
 #include "crc32c.h"
@@ -316,24 +317,49 @@ uint32_t CopyAndChecksum(const uint8_t* data, uint64_t n, uint8_t* dst, bool che
   return crc;
 }
 
-// Large ranges go in blocks shared out to worker threads in file order. Each block is brought
-// in first (Populate: one call instead of a page fault per few pages, and on a cold file one
-// read in flight per worker, which one stream of faults or reads cannot match), then copied
-// and checksummed while in cache; the blocks' CRCs are combined at the end. More workers than
-// cores on purpose: cold, they mostly wait for the disk.
+// Copy [offset, offset+n) of `source` into dst by reading the file (pread: no source pages to
+// map), checksumming each cache-sized step right after it lands.
+Status ReadAndChecksum(const DataSource& source, uint64_t offset, uint64_t n, uint8_t* dst,
+                       bool checksum, uint32_t* crc) {
+  *crc = 0;
+  for (uint64_t done = 0; done < n; done += kCopyChunk) {
+    const uint64_t step = std::min(kCopyChunk, n - done);
+    CKPTIO_RETURN_IF_ERROR(source.ReadInto(offset + done, step, dst + done));
+    if (checksum) *crc = crc32c::Extend(*crc, dst + done, step);
+  }
+  return Status::OK();
+}
+
+// Large ranges go in blocks shared out to worker threads in file order, so that on a cold file
+// one read is in flight per worker (one stream of faults or reads cannot reach the disk's
+// parallel rate); the blocks' CRCs are combined at the end. A copy from a file held open reads
+// each block straight into its destination (pread); otherwise, and for checksum-only passes,
+// each block of the mapping is brought in first (Populate: one call instead of a page fault
+// per few pages), then copied and checksummed while in cache. Every bulk read also tells the
+// source where it is (Reading), which keeps a window ahead of forward-moving reads requested:
+// the disk stays busy across tensor boundaries. More workers than cores on purpose: cold, they
+// mostly wait for the disk.
 constexpr uint64_t kMaxBlock = 16 << 20;  // a 4 x 16 MiB window reaches the disk's parallel rate
 constexpr uint64_t kMinBlock = 1 << 20;
 constexpr uint64_t kParallelFrom = 2 << 20;
 constexpr unsigned kWorkers = 4;
 
 // CRC (when `checksum`) of [data, data+n), copied to dst unless dst is null. `source` and
-// `offset` locate the bytes in their file for Populate (null: nothing to bring in).
-uint32_t ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* data, uint64_t n,
-                    uint8_t* dst, bool checksum) {
+// `offset` locate the bytes in their file (null: the bytes are only in memory).
+Status ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* data, uint64_t n,
+                  uint8_t* dst, bool checksum, uint32_t* crc) {
+  *crc = 0;
+  if (source != nullptr) source->Reading(offset, n);
+  const bool direct = dst != nullptr && source != nullptr && source->CanReadInto();
   if (n < kParallelFrom) {
+    if (direct) return ReadAndChecksum(*source, offset, n, dst, checksum, crc);
     if (source != nullptr && n >= kMinBlock) source->WillNeed(offset, n);
-    if (dst != nullptr) return CopyAndChecksum(data, n, dst, checksum);
-    return checksum ? crc32c::Value(data, n) : 0;
+    if (dst != nullptr) {
+      *crc = CopyAndChecksum(data, n, dst, checksum);
+    } else if (checksum) {
+      *crc = crc32c::Value(data, n);
+    }
+    return Status::OK();
   }
   // At least one block per worker where the size allows, whole MiBs, at most kMaxBlock.
   const uint64_t per_worker = (n + kWorkers - 1) / kWorkers;
@@ -342,9 +368,19 @@ uint32_t ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* da
                            kMaxBlock);
   const uint64_t blocks = (n + block - 1) / block;
   std::vector<uint32_t> crcs(blocks);
+  std::mutex error_mu;
+  Status error;
   ParallelFor(blocks, kWorkers, [&](uint64_t b) {
     const uint64_t at = b * block;
     const uint64_t len = std::min(block, n - at);
+    if (direct) {
+      Status s = ReadAndChecksum(*source, offset + at, len, dst + at, checksum, &crcs[b]);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (error.ok()) error = s;
+      }
+      return;
+    }
     if (source != nullptr) source->Populate(offset + at, len);
     if (dst != nullptr) {
       crcs[b] = CopyAndChecksum(data + at, len, dst + at, checksum);
@@ -352,12 +388,13 @@ uint32_t ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* da
       crcs[b] = crc32c::Value(data + at, len);
     }
   });
-  if (!checksum) return 0;
-  uint32_t crc = crcs[0];
+  CKPTIO_RETURN_IF_ERROR(error);
+  if (!checksum) return Status::OK();
+  *crc = crcs[0];
   for (uint64_t b = 1; b < blocks; ++b) {
-    crc = crc32c::Combine(crc, crcs[b], std::min(block, n - b * block));
+    *crc = crc32c::Combine(*crc, crcs[b], std::min(block, n - b * block));
   }
-  return crc;
+  return Status::OK();
 }
 
 }  // namespace
@@ -393,9 +430,18 @@ Status BundleReader::Verify(const TensorRecord& r) const {
 }
 
 Status BundleReader::VerifyAll() const {
+  // In file order, not key order (TF writes in the order it was given): one forward pass per
+  // shard, which the shard reads ahead of.
+  std::vector<const TensorRecord*> order;
+  order.reserve(records_.size());
   for (const TensorRecord& r : records_) {
-    if (!r.partitioned()) CKPTIO_RETURN_IF_ERROR(Verify(r));
+    if (!r.partitioned()) order.push_back(&r);
   }
+  std::stable_sort(order.begin(), order.end(), [](const TensorRecord* a, const TensorRecord* b) {
+    return a->entry.shard_id != b->entry.shard_id ? a->entry.shard_id < b->entry.shard_id
+                                                  : a->entry.offset < b->entry.offset;
+  });
+  for (const TensorRecord* r : order) CKPTIO_RETURN_IF_ERROR(Verify(*r));
   return Status::OK();
 }
 
@@ -408,7 +454,76 @@ void BundleReader::WillNeed(const TensorRecord& r) const {
   }
 }
 
+void BundleReader::ReadingRecord(const TensorRecord& r) const {
+  constexpr uint64_t kWindowBytes = 64 << 20;
+  constexpr size_t kWindowRecords = 512;
+  const size_t i = static_cast<size_t>(&r - records_.data());
+  if (&r < records_.data() || i >= records_.size()) return;
+  struct Range {
+    int64_t shard;
+    uint64_t offset, size;
+  };
+  std::vector<Range> ranges;
+  {
+    std::lock_guard<std::mutex> lock(ahead_mu_);
+    const bool sequential =
+        (last_record_ == SIZE_MAX && i == 0) ||
+        (last_record_ != SIZE_MAX && i > last_record_ && i <= std::max(last_record_ + 1, ahead_to_));
+    last_record_ = i;
+    if (!sequential) {
+      ahead_to_ = i + 1;
+      return;
+    }
+    uint64_t bytes = 0;
+    size_t j = i + 1;
+    for (; j < records_.size() && j - i <= kWindowRecords && bytes < kWindowBytes; ++j) {
+      const TensorRecord& next = records_[j];
+      if (next.partitioned()) continue;
+      bytes += next.entry.size;
+      if (j < ahead_to_ || next.entry.size == 0) continue;
+      // Neighbours in the same shard and in file order become one request.
+      if (!ranges.empty() && ranges.back().shard == next.entry.shard_id &&
+          ranges.back().offset + ranges.back().size == next.entry.offset) {
+        ranges.back().size += next.entry.size;
+      } else {
+        ranges.push_back({next.entry.shard_id, next.entry.offset, next.entry.size});
+      }
+    }
+    ahead_to_ = std::max(ahead_to_, j);
+  }
+  std::shared_ptr<const DataSource> file;
+  int64_t file_id = -1;
+  for (const Range& range : ranges) {
+    if (range.shard < 0 || range.shard >= header_.num_shards) continue;
+    if (range.shard != file_id) {
+      file.reset();
+      if (!Shard(range.shard, &file).ok()) file.reset();  // its own read will report it
+      file_id = range.shard;
+    }
+    if (file != nullptr && RangeWithin(range.offset, range.size, file->size())) {
+      file->WillNeed(range.offset, range.size);
+    }
+  }
+}
+
+uint64_t BundleReader::Prefetch(const TensorRecord& r) const {
+  if (r.partitioned()) {
+    uint64_t bytes = 0;
+    for (const TensorRecord* part : r.slice_records) bytes += Prefetch(*part);
+    return bytes;
+  }
+  std::shared_ptr<const DataSource> file;
+  if (r.entry.size == 0 || r.entry.shard_id < 0 || r.entry.shard_id >= header_.num_shards ||
+      !Shard(r.entry.shard_id, &file).ok() ||
+      !RangeWithin(r.entry.offset, r.entry.size, file->size())) {
+    return 0;  // its read reports what is wrong
+  }
+  file->WillNeed(r.entry.offset, r.entry.size);
+  return r.entry.size;
+}
+
 Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) const {
+  ReadingRecord(r);
   uint32_t actual = 0;
   if (r.type.storage == Storage::kString) {
     std::vector<std::string_view> elements;
@@ -423,7 +538,8 @@ Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) cons
   } else {
     std::shared_ptr<const DataSource> file;
     if (!Shard(r.entry.shard_id, &file).ok()) file.reset();  // Data() opened it already
-    actual = ReadBlocks(file.get(), r.entry.offset, data, r.entry.size, nullptr, true);
+    CKPTIO_RETURN_IF_ERROR(
+        ReadBlocks(file.get(), r.entry.offset, data, r.entry.size, nullptr, true, &actual));
   }
   return CheckEntryCrc(r, actual);
 }
@@ -431,9 +547,12 @@ Status BundleReader::VerifyData(const TensorRecord& r, const uint8_t* data) cons
 
 Status BundleReader::CopyTo(const TensorRecord& r, const uint8_t* data, uint8_t* dst,
                             bool verify) const {
+  ReadingRecord(r);
   std::shared_ptr<const DataSource> file;
   if (!Shard(r.entry.shard_id, &file).ok()) file.reset();  // Data() opened it already
-  const uint32_t crc = ReadBlocks(file.get(), r.entry.offset, data, r.entry.size, dst, verify);
+  uint32_t crc = 0;
+  Status s = ReadBlocks(file.get(), r.entry.offset, data, r.entry.size, dst, verify, &crc);
+  if (!s.ok()) return RecordError(s, r);
   return verify ? CheckEntryCrc(r, crc) : Status::OK();
 }
 

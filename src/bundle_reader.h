@@ -95,6 +95,9 @@ class BundleReader {
   Status VerifyAll() const;
   // Hint that a whole record is about to be read (bulk copies and verification).
   void WillNeed(const TensorRecord& r) const;
+  // Ask for a record's bytes (each slice's, for a partitioned tensor) ahead of its read,
+  // whatever its size, without waiting; returns the bytes covered.
+  uint64_t Prefetch(const TensorRecord& r) const;
   // Check an unpartitioned record's CRC over bytes already fetched with Data().
   Status VerifyData(const TensorRecord& r, const uint8_t* data) const;
   // Copy a record's bytes (`data`, from Data()) into dst, checking the CRC in the same pass
@@ -112,6 +115,11 @@ class BundleReader {
   Status LinkSlices();
   Status Shard(int64_t shard_id, std::shared_ptr<const DataSource>* out) const;
   Status RecordError(Status s, const TensorRecord& r) const;
+  // A bulk read of `r` starts: while reads follow key order (TF's loaders, list-then-load),
+  // request the records after it in key order, a bounded window ahead. Key order need not be
+  // the files' order (TF writes in the order it was given), so the shards' own forward
+  // read-ahead does not cover it.
+  void ReadingRecord(const TensorRecord& r) const;
   Status CheckEntryCrc(const TensorRecord& r, uint32_t actual) const;
 
   std::string prefix_;
@@ -122,6 +130,9 @@ class BundleReader {
   mutable std::mutex shards_mu_;
   SourceOpener opener_;
   mutable std::unordered_map<int64_t, std::shared_ptr<const DataSource>> shards_;
+  mutable std::mutex ahead_mu_;
+  mutable size_t last_record_ = SIZE_MAX;  // index of the previous bulk read's record
+  mutable size_t ahead_to_ = 0;            // records before this one have been requested
 };
 
 }  // namespace ckptio

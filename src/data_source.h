@@ -10,6 +10,7 @@
 #include <string>
 
 #include "mapped_file.h"
+#include "readahead.h"
 #include "status.h"
 
 namespace ckptio {
@@ -33,6 +34,15 @@ class DataSource {
   virtual void WillNeed(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
   // Bring [offset, offset+n) in now, ready to read without faults (a block of a bulk copy).
   virtual void Populate(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
+  // A bulk read (copy, checksum) of [offset, offset+n) starts: a source may read ahead of it.
+  virtual void Reading(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
+  // Whether ReadInto works here (a local file held open).
+  virtual bool CanReadInto() const { return false; }
+  // Copy [offset, offset+n) into dst by reading the file itself, not through a mapping.
+  virtual Status ReadInto(uint64_t offset, uint64_t n, uint8_t* dst) const {
+    (void)offset, (void)n, (void)dst;
+    return Status::NotSupported("no direct reads from this source");
+  }
   // A source over the same bytes whose ranges share no memory with this one's, so that a write
   // into a view of one (through torch, ctypes) never shows in the other; nullptr where the
   // ranges handed out are already buffers of their own.
@@ -50,12 +60,18 @@ class MappedSource : public DataSource {
   const std::string& path() const override { return file_->path(); }
   uint64_t size() const override { return file_->size(); }
   Status Read(uint64_t offset, uint64_t n, ByteRange* out) const override;
-  void WillNeed(uint64_t offset, uint64_t n) const override { file_->WillNeed(offset, n); }
+  void WillNeed(uint64_t offset, uint64_t n) const override { file_->Prefetch(offset, n); }
   void Populate(uint64_t offset, uint64_t n) const override { file_->Populate(offset, n); }
+  void Reading(uint64_t offset, uint64_t n) const override { ahead_.Reading(*file_, offset, n); }
+  bool CanReadInto() const override { return file_->can_read_into(); }
+  Status ReadInto(uint64_t offset, uint64_t n, uint8_t* dst) const override {
+    return file_->ReadInto(offset, n, dst);
+  }
   Status Independent(std::shared_ptr<const DataSource>* out) const override;
 
  private:
   std::shared_ptr<const MappedFile> file_;
+  mutable ReadAhead ahead_;
 };
 
 // Bytes already in memory (a fetched index, a fuzz input); ranges are views sharing `bytes`'s

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -16,6 +18,18 @@ Status ErrnoStatus(const std::string& what, int err) {
   if (err == ENOENT) return Status::NotFound(msg);
   return Status::IOError(msg);
 }
+// Files held open for ReadInto beyond those opened with keep_open: a checkpoint of thousands
+// of shards must not use up the process's descriptors (its shards beyond this are read through
+// their mappings, as before).
+constexpr int kMaxHeldOpen = 256;
+std::atomic<int> g_held_open{0};
+
+bool TakeHeldOpenSlot() {
+  if (g_held_open.fetch_add(1) < kMaxHeldOpen) return true;
+  g_held_open.fetch_sub(1);
+  return false;
+}
+
 }  // namespace
 
 Status MappedFile::Map(const std::string& path, int fd, uint64_t size, const uint8_t** data) {
@@ -57,12 +71,15 @@ Status MappedFile::Open(const std::string& path, std::shared_ptr<const MappedFil
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   const uint8_t* data = nullptr;
   Status s = Map(path, fd, size, &data);
-  if (!s.ok() || !keep_open) {
+  const bool counted = s.ok() && !keep_open && size > 0 && TakeHeldOpenSlot();
+  if (!s.ok() || (!keep_open && !counted)) {
     ::close(fd);  // the mapping keeps the file alive
     fd = -1;
   }
   CKPTIO_RETURN_IF_ERROR(s);
-  out->reset(new MappedFile(path, data, size, /*owned=*/true, fd));
+  MappedFile* file = new MappedFile(path, data, size, /*owned=*/true, fd);
+  file->counted_ = counted;
+  out->reset(file);
   return Status::OK();
 }
 
@@ -83,6 +100,52 @@ std::shared_ptr<const MappedFile> MappedFile::Borrow(std::string path, const uin
 MappedFile::~MappedFile() {
   if (owned_ && data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
   if (fd_ >= 0) ::close(fd_);
+  if (counted_) g_held_open.fetch_sub(1);
+}
+
+Status MappedFile::ReadInto(uint64_t offset, uint64_t n, uint8_t* dst) const {
+  if (!RangeWithinSize(offset, n)) {
+    return Status::Corruption("range lies past the end of the file").WithFile(path_);
+  }
+  while (n > 0) {
+    const size_t step = static_cast<size_t>(std::min<uint64_t>(n, 1ull << 30));
+    const ssize_t got = ::pread(fd_, dst, step, static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot read file", errno).WithFile(path_);
+    }
+    if (got == 0) {
+      return Status::Corruption("file is shorter than when it was opened (truncated meanwhile?)")
+          .WithFile(path_);
+    }
+    dst += got;
+    offset += static_cast<uint64_t>(got);
+    n -= static_cast<uint64_t>(got);
+  }
+  return Status::OK();
+}
+
+void MappedFile::Prefetch(uint64_t offset, uint64_t n) const {
+  if (data_ == nullptr || n == 0 || !RangeWithinSize(offset, n)) return;
+  // The kernel reads at most its read-ahead size (here 8 MiB) per request: one per step.
+  constexpr uint64_t kStep = 8 << 20;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  for (uint64_t at = offset; at < offset + n; at += kStep) {
+    const uint64_t len = std::min(kStep, offset + n - at);
+    // A request walks every page of its range even when all are cached (about as long as
+    // copying them): skip ranges whose last page is cached already, as read-ahead fills
+    // ranges front to back. One page's residency costs one short call.
+    const uint64_t last = (at + len - 1) / page * page;
+    unsigned char resident = 0;
+    if (::mincore(const_cast<uint8_t*>(data_) + last, 1, &resident) == 0 && (resident & 1)) {
+      continue;
+    }
+    if (fd_ >= 0) {
+      ::posix_fadvise(fd_, static_cast<off_t>(at), static_cast<off_t>(len), POSIX_FADV_WILLNEED);
+    } else {
+      WillNeed(at, len);
+    }
+  }
 }
 
 void MappedFile::WillNeed(uint64_t offset, uint64_t n) const {

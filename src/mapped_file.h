@@ -14,6 +14,8 @@ class MappedFile {
  public:
   // On success store the mapping in *out. Empty files map to (nullptr, 0).
   // keep_open: hold the file open, so that MapAgain works even after the path is gone.
+  // Without it the file is still held open while few files are (see kMaxHeldOpen), for
+  // ReadInto: bulk copies then read the file straight into their destination.
   static Status Open(const std::string& path, std::shared_ptr<const MappedFile>* out,
                      bool keep_open = false);
   // A second, independent private mapping of the same file (opened with keep_open): writes
@@ -38,6 +40,15 @@ class MappedFile {
   // their own blocks keep several reads in flight on a cold file.
   void Populate(uint64_t offset, uint64_t n) const;
 
+  // Whether ReadInto works (the file is held open).
+  bool can_read_into() const { return fd_ >= 0; }
+  // pread [offset, offset+n) of the file into dst: no mapping of the source pages (no page
+  // tables to fill and tear down), the kernel copies from its cache into dst.
+  Status ReadInto(uint64_t offset, uint64_t n, uint8_t* dst) const;
+  // Start reading [offset, offset+n) into the page cache without waiting (POSIX_FADV_WILLNEED
+  // on the held file, else MADV_WILLNEED on the mapping).
+  void Prefetch(uint64_t offset, uint64_t n) const;
+
  private:
   MappedFile(std::string path, const uint8_t* data, uint64_t size, bool owned, int fd = -1)
       : path_(std::move(path)), data_(data), size_(size), owned_(owned), fd_(fd) {}
@@ -46,7 +57,8 @@ class MappedFile {
   const uint8_t* data_;
   uint64_t size_;
   bool owned_;
-  int fd_;  // -1 unless opened with keep_open
+  int fd_;  // -1 when not held open
+  bool counted_ = false;  // fd_ counts against kMaxHeldOpen
 };
 
 }  // namespace ckptio

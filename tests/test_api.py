@@ -239,3 +239,41 @@ def test_quickstart_runs(capsys):
     runpy.run_path(str(EXAMPLE.parents[1] / "quickstart.py"), run_name="not_main")["main"](["x"])
     out = capsys.readouterr().out
     assert "9 tensors, checksums OK" in out and "convnet/embedding[:3]" in out
+
+
+def test_local_prefetch_and_read_many_windows(tmp_path):
+    rng = np.random.default_rng(5)
+    arrays = {
+        f"t{i:02d}": rng.standard_normal(1000 * (i + 1)).astype(np.float32) for i in range(12)
+    }
+    prefix = ckptio.save(str(tmp_path / "ckpt"), arrays)
+    with ckptio.open(prefix) as ckpt:
+        # Unknown names are skipped by the hint; the bytes covered are the stored sizes.
+        want = sum(a.nbytes for a in arrays.values())
+        assert ckpt.prefetch([*arrays, "nope"]) == want
+        names = list(reversed(list(arrays)))
+        windows = ckpt._windows(names, 20_000)
+        assert [n for w in windows for n in w] == names and len(windows) > 3
+        assert all(sum(arrays[n].nbytes for n in w) <= 20_000 or len(w) == 1 for w in windows)
+        got = ckpt.read_many(names, verify=True, copy=True, window_bytes=20_000)
+        for name, value in got:
+            np.testing.assert_array_equal(value, arrays[name])
+        # An unknown name fails at its turn, after the names before it were handed out.
+        seen = []
+        with pytest.raises(NotFoundError):
+            for name, _ in ckpt.read_many(["t00", "nope", "t01"], window_bytes=1):
+                seen.append(name)
+        assert seen == ["t00"]
+
+
+def test_shard_truncated_after_open_is_an_error_naming_file_and_key(tmp_path):
+    arrays = {"big": np.arange(3 << 20, dtype=np.float32), "small": np.arange(10.0)}
+    prefix = ckptio.save(str(tmp_path / "ckpt"), arrays)
+    with ckptio.open(prefix) as ckpt:
+        data = ckpt.files()[1]
+        with open(data, "r+b") as f:
+            f.truncate(1000)
+        for name in arrays:
+            with pytest.raises(CheckpointError) as err:
+                ckpt.get_tensor(name, copy=True, verify=True)
+            assert err.value.key == name and err.value.file is not None

@@ -4,7 +4,7 @@ Kept in step with the bindings by tests/test_typing.py, which compares every nam
 parameter here with what the built module exposes.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -53,6 +53,8 @@ class BundleReader:
     def detach_views(self) -> None:
         """Later views lie in fresh mappings; arrays handed out so far keep theirs."""
     def verify(self, name: str | bytes | None = None) -> None: ...
+    def prefetch(self, names: Iterable[str]) -> int:
+        """Ask the kernel for the stored bytes of `names` ahead of their reads; bytes covered."""
 
 class BundleWriter:
     """Writes a V2 bundle under temporary names; `finish()` renames it into place."""

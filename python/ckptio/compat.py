@@ -108,6 +108,11 @@ _CACHE_SIZE = 4
 _RACY_NS = 2_000_000_000
 _cache: OrderedDict[tuple[str, str], tuple[tuple[Any, ...], Checkpoint]] = OrderedDict()
 _cache_lock = threading.Lock()
+# Paths that named a V2 checkpoint by its own prefix (what loaders pass), so that a call can
+# find its cached reader without resolving the path again: such a path resolves the same while
+# it is no directory and its .index is the file cached (checked by the reader's identity).
+_as_prefix: dict[str, tuple[str, str]] = {}
+_AS_PREFIX_SIZE = 64
 
 
 def _identity(files: list[str]) -> tuple[Any, ...] | None:
@@ -128,6 +133,23 @@ def clear_cache() -> None:
         for _, ckpt in _cache.values():
             ckpt.close()
         _cache.clear()
+        _as_prefix.clear()
+
+
+def _cached(key: tuple[str, str], check_v1: bool) -> Checkpoint | None:
+    """The cached reader under `key` if its files are still the ones it read, else None (a
+    stale one is closed and dropped). Called with _cache_lock held."""
+    hit = _cache.get(key)
+    if hit is None:
+        return None
+    ident, ckpt = hit
+    files = [f[0] for f in ident]
+    if (not check_v1 or v1_files(key[1]) == files) and _identity(files) == ident:
+        _cache.move_to_end(key)
+        return ckpt
+    del _cache[key]
+    ckpt.close()
+    return None
 
 
 def _with_checkpoint(path: str | os.PathLike[str], use: Any) -> Any:
@@ -135,20 +157,23 @@ def _with_checkpoint(path: str | os.PathLike[str], use: Any) -> Any:
     if is_url(path):
         with _open(path) as ckpt:
             return use(ckpt)
+    given = os.fspath(path)
+    key = _as_prefix.get(given) if isinstance(given, str) else None
+    if key is not None and not os.path.isdir(given):
+        with _cache_lock:  # held while in use: another call may otherwise close it meanwhile
+            cached = _cached(key, check_v1=False)
+            if cached is not None:
+                return use(cached)
     located = resolve(path)
     key = (located.format, located.prefix)
+    if located.format == "V2" and located.prefix == given:
+        if len(_as_prefix) >= _AS_PREFIX_SIZE:
+            _as_prefix.clear()
+        _as_prefix[given] = key
     with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            ident, ckpt = hit
-            files = [f[0] for f in ident]
-            if located.format == "V1" and v1_files(located.prefix) != files:
-                ident = None
-            if ident is not None and _identity(files) == ident:
-                _cache.move_to_end(key)
-                return use(ckpt)
-            del _cache[key]
-            ckpt.close()
+        cached = _cached(key, check_v1=located.format == "V1")
+        if cached is not None:
+            return use(cached)
     opened_ns = time.time_ns()
     first = located.prefix + ".index" if located.format == "V2" else None
     before = _identity([first]) if first else None
