@@ -432,10 +432,34 @@ py::int_ IntFromU128(unsigned __int128 v) {
   return py::reinterpret_steal<py::int_>(i);
 }
 
+// The Python class `Reader`, base of both reader bindings: each method is registered once, on
+// it, and reaches the format's own implementation through these virtuals.
+class PyReaderBase {
+ public:
+  virtual ~PyReaderBase() = default;
+  virtual void Close() = 0;
+  virtual bool closed() const = 0;
+  virtual std::string prefix() const = 0;
+  virtual int64_t num_shards() const = 0;
+  virtual py::list Names() const = 0;
+  virtual py::list Summary() const = 0;
+  virtual py::dict ShapeMap() const = 0;
+  virtual py::dict DtypeMap() const = 0;
+  virtual py::dict DtypeNameMap() const = 0;
+  virtual py::dict NbytesMap() const = 0;
+  virtual py::object Ls(const py::object& names, bool by_size, bool as_json) const = 0;
+  virtual py::list PartitionedNames() const = 0;
+  virtual py::dict Info(py::handle name) const = 0;
+  virtual py::array Tensor(py::handle name, bool copy, bool verify) = 0;
+  virtual py::bytes DebugString() const = 0;
+  virtual void Verify(py::handle name) const = 0;
+  virtual void DetachViews() = 0;
+};
+
 // What both binding classes share: opening (GIL released), closing, the listings, lookup,
 // verification and TF's debug string. Subclasses add reading tensors and their info.
 template <typename Reader>
-class PyReader {
+class PyReader : public PyReaderBase {
  public:
   using Entry = typename std::decay_t<decltype(Entries(std::declval<const Reader&>()))>::value_type;
 
@@ -452,9 +476,9 @@ class PyReader {
     reader_ = std::move(reader);
   }
 
-  bool closed() const { return reader_ == nullptr; }
+  bool closed() const final { return reader_ == nullptr; }
 
-  py::list Names() const {
+  py::list Names() const final {
     auto reader = Get();
     py::list names;
     for (const Entry& e : Entries(*reader)) {
@@ -465,7 +489,7 @@ class PyReader {
 
   // (name, dtype name, shape, stored bytes) of every listed key, in key order: what
   // `ckptio ls` prints, built in one pass.
-  py::list Summary() const {
+  py::list Summary() const final {
     auto reader = Get();
     py::list out;
     DtypeNames names;
@@ -479,26 +503,26 @@ class PyReader {
   }
 
   // {name: shape} in one pass: the listing people ask for first, kept cheap.
-  py::dict ShapeMap() const {
+  py::dict ShapeMap() const final {
     ShapeTuples shapes;
     return MapOf([&](const Entry& e) { return shapes.Get(DimsOf(e)); });
   }
 
   // {name: numpy dtype | "string" | TF name}, as cheap as the shape map: one dtype object per
   // distinct dtype, shared by every key.
-  py::dict DtypeMap() const {
+  py::dict DtypeMap() const final {
     DtypeObjects dtypes;
     return MapOf([&](const Entry& e) { return dtypes.Get(DtypeOf(e), e.type.name); });
   }
 
   // {name: TF dtype name}.
-  py::dict DtypeNameMap() const {
+  py::dict DtypeNameMap() const final {
     DtypeNames names;
     return MapOf([&](const Entry& e) { return names.Get(DtypeOf(e), e.type.name); });
   }
 
   // {name: stored bytes (all slices, for a partitioned tensor)}.
-  py::dict NbytesMap() const {
+  py::dict NbytesMap() const final {
     return MapOf([](const Entry& e) { return py::int_(StoredBytes(e)); });
   }
 
@@ -506,7 +530,7 @@ class PyReader {
   // descending stored bytes first when `by_size`): (count, parameters, stored bytes, tensors),
   // where tensors is the JSON array `ls --json` writes (`as_json`) or else a list of rows
   // (name, dtype name, shape, stored bytes). None when the names need Python's own sort.
-  py::object Ls(const py::object& names, bool by_size, bool as_json) const {
+  py::object Ls(const py::object& names, bool by_size, bool as_json) const final {
     auto reader = Get();
     std::vector<const Entry*> entries;
     std::vector<Text> texts;      // of the names: strs, or the keys' own bytes (ASCII, JSON)
@@ -575,7 +599,7 @@ class PyReader {
   }
 
   // Check one key's checksums, or every key's when name is None. GIL released.
-  void Verify(py::handle name) const {
+  void Verify(py::handle name) const final {
     auto reader = Get();
     Status s;
     if (name.is_none()) {
@@ -590,7 +614,7 @@ class PyReader {
   }
 
   // TF's CheckpointReader.debug_string(), one line per key in key order.
-  py::bytes DebugString() const {
+  py::bytes DebugString() const final {
     auto reader = Get();
     std::string out;
     for (const Entry& e : Entries(*reader)) AppendDebugLine(e, &out);
@@ -641,9 +665,9 @@ class PyBundleReader : public PyReader<BundleReader> {
  public:
   using PyReader::PyReader;
 
-  void Close() { reader_.reset(); }
+  void Close() override { reader_.reset(); }
 
-  py::list PartitionedNames() const {
+  py::list PartitionedNames() const override {
     auto reader = Get();
     py::list names;
     for (const TensorRecord& r : reader->records()) {
@@ -653,7 +677,7 @@ class PyBundleReader : public PyReader<BundleReader> {
   }
 
   // Everything known about one key, as a dict for the Python TensorInfo.
-  py::dict Info(py::handle name) const {
+  py::dict Info(py::handle name) const override {
     auto reader = Get();
     const TensorRecord& r = Lookup(*reader, name);
     py::dict d = CommonInfo(r);
@@ -677,7 +701,7 @@ class PyBundleReader : public PyReader<BundleReader> {
   // The tensor stored under `name` (an unpartitioned key): a read-only view of the mapped
   // shard, or with copy=True a fresh array (copied with the GIL released, CRC checked in the
   // same pass when verify=True). Strings come back as an object array of bytes.
-  py::array Tensor(py::handle name, bool copy, bool verify) const {
+  py::array Tensor(py::handle name, bool copy, bool verify) override {
     auto reader = Get();
     const TensorRecord& r = Lookup(*reader, name);
     if (r.partitioned()) {
@@ -729,10 +753,10 @@ class PyBundleReader : public PyReader<BundleReader> {
     return bytes;
   }
 
-  std::string prefix() const { return Get()->prefix(); }
-  int64_t num_shards() const { return Get()->num_shards(); }
+  std::string prefix() const override { return Get()->prefix(); }
+  int64_t num_shards() const override { return Get()->num_shards(); }
   // Later views get mappings of their own; views handed out so far keep theirs.
-  void DetachViews() const { Get()->ForgetShards(); }
+  void DetachViews() override { Get()->ForgetShards(); }
 
  private:
   static py::array Strings(const BundleReader& reader, const TensorRecord& r,
@@ -752,21 +776,21 @@ class PyV1Reader : public PyReader<V1Reader> {
  public:
   using PyReader::PyReader;
 
-  void Close() {
+  void Close() override {
     reader_.reset();
     cache_.clear();
   }
 
   // Later reads get memory of their own (fresh mappings, no cached decodes); arrays handed out
   // so far keep theirs.
-  void DetachViews() {
+  void DetachViews() override {
     Get()->ForgetViews();
     cache_.clear();
   }
 
-  py::list PartitionedNames() const { return py::list(); }  // assembled in the core
+  py::list PartitionedNames() const override { return py::list(); }  // assembled in the core
 
-  py::dict Info(py::handle name) const {
+  py::dict Info(py::handle name) const override {
     auto reader = Get();
     const V1Tensor& t = Lookup(*reader, name);
     py::dict d = CommonInfo(t);
@@ -779,7 +803,7 @@ class PyV1Reader : public PyReader<V1Reader> {
     return d;
   }
 
-  py::array Tensor(py::handle name, bool copy, bool verify) {
+  py::array Tensor(py::handle name, bool copy, bool verify) override {
     auto reader = Get();
     const V1Tensor& t = Lookup(*reader, name);
     // V1 has no per-tensor checksums, only block CRCs: verify=True checks those first.
@@ -831,8 +855,8 @@ class PyV1Reader : public PyReader<V1Reader> {
     return py::array::ensure(value.attr("view")());
   }
 
-  std::string prefix() const { return MainFile(*Get()); }
-  int64_t num_shards() const { return static_cast<int64_t>(Get()->files().size()); }
+  std::string prefix() const override { return MainFile(*Get()); }
+  int64_t num_shards() const override { return static_cast<int64_t>(Get()->files().size()); }
 
  private:
   // The file whose meta record lists the tensor.
@@ -843,28 +867,28 @@ class PyV1Reader : public PyReader<V1Reader> {
   std::unordered_map<std::string, py::object> cache_;
 };
 
-// The Python class of a reader binding: the same methods, in the same order, for both formats.
-template <typename Binding>
-void DefineReader(py::class_<Binding>& c) {
-  c.def("close", &Binding::Close)
-      .def_property_readonly("closed", &Binding::closed)
-      .def_property_readonly("prefix", &Binding::prefix)
-      .def_property_readonly("num_shards", &Binding::num_shards)
-      .def("names", &Binding::Names)
-      .def("summary", &Binding::Summary)
-      .def("shape_map", &Binding::ShapeMap)
-      .def("dtype_map", &Binding::DtypeMap)
-      .def("dtype_name_map", &Binding::DtypeNameMap)
-      .def("nbytes_map", &Binding::NbytesMap)
-      .def("ls", &Binding::Ls, py::arg("names") = py::none(), py::arg("by_size") = false,
+// The base class `Reader`: the methods of both reader bindings, defined once.
+void DefineReaderBase(py::module_& m) {
+  py::class_<PyReaderBase>(m, "Reader")
+      .def("close", &PyReaderBase::Close)
+      .def_property_readonly("closed", &PyReaderBase::closed)
+      .def_property_readonly("prefix", &PyReaderBase::prefix)
+      .def_property_readonly("num_shards", &PyReaderBase::num_shards)
+      .def("names", &PyReaderBase::Names)
+      .def("summary", &PyReaderBase::Summary)
+      .def("shape_map", &PyReaderBase::ShapeMap)
+      .def("dtype_map", &PyReaderBase::DtypeMap)
+      .def("dtype_name_map", &PyReaderBase::DtypeNameMap)
+      .def("nbytes_map", &PyReaderBase::NbytesMap)
+      .def("ls", &PyReaderBase::Ls, py::arg("names") = py::none(), py::arg("by_size") = false,
            py::arg("as_json") = false)
-      .def("partitioned_names", &Binding::PartitionedNames)
-      .def("info", &Binding::Info)
-      .def("tensor", &Binding::Tensor, py::arg("name"), py::arg("copy") = false,
+      .def("partitioned_names", &PyReaderBase::PartitionedNames)
+      .def("info", &PyReaderBase::Info)
+      .def("tensor", &PyReaderBase::Tensor, py::arg("name"), py::arg("copy") = false,
            py::arg("verify") = false)
-      .def("debug_string", &Binding::DebugString)
-      .def("verify", &Binding::Verify, py::arg("name") = py::none())
-      .def("detach_views", &Binding::DetachViews);
+      .def("debug_string", &PyReaderBase::DebugString)
+      .def("verify", &PyReaderBase::Verify, py::arg("name") = py::none())
+      .def("detach_views", &PyReaderBase::DetachViews);
 }
 
 class PyBundleWriter {
@@ -968,10 +992,11 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-  DefineReader(py::class_<PyBundleReader>(m, "BundleReader")
-                   .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
-                        py::arg("opener") = py::none())
-                   .def("prefetch", &PyBundleReader::Prefetch, py::arg("names")));
+  DefineReaderBase(m);
+  py::class_<PyBundleReader, PyReaderBase>(m, "BundleReader")
+      .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
+           py::arg("opener") = py::none())
+      .def("prefetch", &PyBundleReader::Prefetch, py::arg("names"));
   py::class_<PyBundleWriter>(m, "BundleWriter")
       .def(py::init<const std::string&, uint64_t, bool>(), py::arg("prefix"),
            py::arg("max_shard_bytes") = 0, py::arg("sync") = false)
@@ -981,9 +1006,9 @@ PYBIND11_MODULE(_core, m) {
       .def("finish", &PyBundleWriter::Finish)
       .def("abort", &PyBundleWriter::Abort);
 
-  DefineReader(py::class_<PyV1Reader>(m, "V1Reader")
-                   .def(py::init<const std::vector<std::string>&, py::object>(), py::arg("files"),
-                        py::arg("opener") = py::none()));
+  py::class_<PyV1Reader, PyReaderBase>(m, "V1Reader")
+      .def(py::init<const std::vector<std::string>&, py::object>(), py::arg("files"),
+           py::arg("opener") = py::none());
 
   m.def("crc32c", [](const py::bytes& data, bool portable, uint32_t crc) {
     std::string_view v = data;
