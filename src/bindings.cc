@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -19,6 +18,8 @@
 #include "bundle_reader.h"
 #include "bundle_writer.h"
 #include "crc32c.h"
+#include "ls_json.h"
+#include "natural_order.h"
 #include "ordered_code.h"
 #include "snappy.h"
 #include "v1_reader.h"
@@ -386,146 +387,6 @@ py::array ViewOf(const std::string& file, std::string_view key, const py::dtype&
   return view;
 }
 
-// A name's characters as code points, wherever they are: a Python str's own buffer, or the
-// bytes of a key that is pure ASCII (each byte its code point). Borrowed: the str or the
-// reader must outlive it.
-struct Text {
-  const void* data;
-  int kind;  // bytes per code point: 1, 2 or 4 (PyUnicode_KIND)
-  Py_ssize_t size;
-  Py_UCS4 max_char;  // an upper bound of its code points
-
-  static Text Of(PyObject* s) {
-    return {PyUnicode_DATA(s), PyUnicode_KIND(s), PyUnicode_GET_LENGTH(s),
-            PyUnicode_MAX_CHAR_VALUE(s)};
-  }
-  static Text Ascii(std::string_view key) {
-    return {key.data(), PyUnicode_1BYTE_KIND, static_cast<Py_ssize_t>(key.size()), 0x7f};
-  }
-  Py_UCS4 operator[](Py_ssize_t i) const { return PyUnicode_READ(kind, data, i); }
-};
-
-// --- natural order: `ckptio ls` sorts `_variables/2` before `_variables/10` ---------------
-//
-// The order is that of ckptio.cli._natural, the tuple (text, int, text, int, ..., text) that
-// re.split(r"(\d+)", name) gives with its digit runs made ints (digits are Unicode decimals, as
-// re's \d and int() take them). Each name becomes a byte string whose memcmp order is that
-// tuple order, so the sort compares flat bytes:
-//   text: each code point + 1 in `width` big-endian bytes, then `width` zero bytes (the end
-//         of a text sorts before any character: a shorter text is smaller, as in Python);
-//   int:  the count of its significant digits (2 bytes), then those digits (1 byte each):
-//         larger numbers have more digits, and equal values (`01`, `1`) encode alike.
-// A tuple that ends sorts before one that goes on, as does the shorter byte string. Ties keep
-// the input order (stable sorts on both sides).
-constexpr Py_ssize_t kMaxNaturalDigits = 640;  // Python's lowest int() digit limit: beyond, fall back
-
-bool IsDecimal(Py_UCS4 c) { return c < 128 ? (c >= '0' && c <= '9') : Py_UNICODE_ISDECIMAL(c); }
-
-// Bytes of a key at most: every code point and every segment end in `width` bytes, two more
-// per digit run.
-size_t NaturalKeyBound(Py_ssize_t n, int width) { return (2 * size_t(n) + 1) * (width + 2); }
-
-int DecimalValue(Py_UCS4 c) { return c < 128 ? int(c - '0') : Py_UNICODE_TODECIMAL(c); }
-
-// Write the sort key of `t` at `out` (room for NaturalKeyBound) and return its end, or
-// nullptr if a digit run is too long to compare here (int() may refuse it: the caller falls
-// back to Python's own sort).
-template <typename Char>
-char* PutNaturalKey(const Char* t, Py_ssize_t n, int width, char* out) {
-  auto put_unit = [&](uint32_t u) {
-    for (int b = width - 1; b >= 0; --b) *out++ = static_cast<char>((u >> (8 * b)) & 0xff);
-  };
-  Py_ssize_t i = 0;
-  while (true) {
-    if (width == 1) {
-      for (; i < n && !IsDecimal(t[i]); ++i) *out++ = static_cast<char>(t[i] + 1);
-      *out++ = 0;
-    } else {
-      for (; i < n && !IsDecimal(t[i]); ++i) put_unit(uint32_t(t[i]) + 1);
-      put_unit(0);
-    }
-    if (i == n) return out;
-    Py_ssize_t end = i;
-    while (end < n && IsDecimal(t[end])) ++end;
-    if (end - i > kMaxNaturalDigits) return nullptr;
-    while (i < end && DecimalValue(t[i]) == 0) ++i;
-    const Py_ssize_t significant = end - i;
-    *out++ = static_cast<char>(significant >> 8);
-    *out++ = static_cast<char>(significant & 0xff);
-    for (; i < end; ++i) *out++ = static_cast<char>(DecimalValue(t[i]));
-  }
-}
-
-char* PutNaturalKey(const Text& t, int width, char* out) {
-  switch (t.kind) {
-    case PyUnicode_1BYTE_KIND:
-      return PutNaturalKey(static_cast<const Py_UCS1*>(t.data), t.size, width, out);
-    case PyUnicode_2BYTE_KIND:
-      return PutNaturalKey(static_cast<const Py_UCS2*>(t.data), t.size, width, out);
-    default:
-      return PutNaturalKey(static_cast<const Py_UCS4*>(t.data), t.size, width, out);
-  }
-}
-
-// A stable sort that is quick on nearly sorted input (names come in key order, which is
-// mostly their natural order already): the ascending runs, merged pairwise.
-template <typename Less>
-void RunMergeSort(std::vector<uint32_t>* v, Less less) {
-  std::vector<size_t> bounds{0};
-  for (size_t i = 1; i < v->size(); ++i) {
-    if (less((*v)[i], (*v)[i - 1])) bounds.push_back(i);
-  }
-  bounds.push_back(v->size());
-  while (bounds.size() > 2) {
-    std::vector<size_t> merged{0};
-    for (size_t k = 0; k + 2 < bounds.size(); k += 2) {
-      std::inplace_merge(v->begin() + bounds[k], v->begin() + bounds[k + 1],
-                         v->begin() + bounds[k + 2], less);
-      merged.push_back(bounds[k + 2]);
-    }
-    if (merged.back() != v->size()) merged.push_back(v->size());
-    bounds = std::move(merged);
-  }
-}
-
-// The natural order of `names`, by descending `sizes` first when given: the permutation, or
-// false when a name has a digit run too long to compare here.
-bool NaturalOrder(const std::vector<Text>& names, const std::vector<uint64_t>* sizes,
-                  std::vector<uint32_t>* order) {
-  Py_UCS4 max_char = 0;
-  size_t chars = 0;
-  for (const Text& t : names) {
-    max_char = std::max(max_char, t.max_char);
-    chars += static_cast<size_t>(t.size);
-  }
-  const int width = max_char < 0xff ? 1 : max_char < 0xffff ? 2 : 3;
-  std::unique_ptr<char[]> keys(new char[NaturalKeyBound(Py_ssize_t(chars), width) +
-                                        names.size() * NaturalKeyBound(0, width)]);
-  std::vector<const char*> starts;  // key i is [starts[i], starts[i + 1])
-  starts.reserve(names.size() + 1);
-  char* end = keys.get();
-  for (const Text& t : names) {
-    starts.push_back(end);
-    end = PutNaturalKey(t, width, end);
-    if (end == nullptr) return false;
-  }
-  starts.push_back(end);
-  auto key = [&](uint32_t i) {
-    return std::string_view(starts[i], size_t(starts[i + 1] - starts[i]));
-  };
-  order->resize(names.size());
-  for (uint32_t i = 0; i < order->size(); ++i) (*order)[i] = i;
-  if (sizes == nullptr) {
-    RunMergeSort(order, [&](uint32_t a, uint32_t b) { return key(a) < key(b); });
-  } else {
-    RunMergeSort(order, [&](uint32_t a, uint32_t b) {
-      if ((*sizes)[a] != (*sizes)[b]) return (*sizes)[a] > (*sizes)[b];
-      return key(a) < key(b);
-    });
-  }
-  return true;
-}
-
 // _core.natural_order(names, sizes=None): the permutation sorting `names` (and descending
 // `sizes` first), or None where Python must sort (a huge digit run, a size past 64 bits).
 py::object NaturalOrderOf(const py::list& names, const py::object& sizes) {
@@ -561,79 +422,6 @@ py::object NaturalOrderOf(const py::list& names, const py::object& sizes) {
   return out;
 }
 
-// A str as json.dumps(ensure_ascii=True) writes it: quotes, backslashes and the five short
-// escapes as such, other code points outside ' '..'~' as \uXXXX (lower-case hex; astral ones
-// as a surrogate pair; lone surrogates from surrogateescape as themselves).
-void AppendJsonString(const Text& s, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  auto unit = [&](uint32_t u) {
-    const char esc[6] = {'\\', 'u', kHex[u >> 12], kHex[(u >> 8) & 15], kHex[(u >> 4) & 15],
-                         kHex[u & 15]};
-    out->append(esc, 6);
-  };
-  auto plain = [](uint32_t c) { return c >= ' ' && c <= '~' && c != '\\' && c != '"'; };
-  const Py_ssize_t n = s.size;
-  out->push_back('"');
-  for (Py_ssize_t i = 0; i < n; ++i) {
-    if (s.kind == PyUnicode_1BYTE_KIND) {  // the common case: copy plain runs whole
-      const auto* bytes = static_cast<const Py_UCS1*>(s.data);
-      Py_ssize_t end = i;
-      while (end < n && plain(bytes[end])) ++end;
-      out->append(reinterpret_cast<const char*>(bytes + i), size_t(end - i));
-      i = end;
-      if (i == n) break;
-    }
-    const uint32_t c = s[i];
-    if (plain(c)) {
-      out->push_back(static_cast<char>(c));
-      continue;
-    }
-    switch (c) {
-      case '\\': out->append("\\\\"); break;
-      case '"': out->append("\\\""); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c >= 0x10000) {
-          unit(0xd800 | ((c - 0x10000) >> 10));
-          unit(0xdc00 | ((c - 0x10000) & 0x3ff));
-        } else {
-          unit(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-void AppendJsonString(PyObject* s, std::string* out) {
-  if (!PyUnicode_Check(s)) throw py::type_error("expected str");
-  AppendJsonString(Text::Of(s), out);
-}
-
-// An int as json.dumps writes it (its decimal repr).
-void AppendJsonInt(PyObject* v, std::string* out) {
-  if (!PyLong_Check(v)) throw py::type_error("expected int");
-  int overflow = 0;
-  const long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-  if (overflow == 0) {
-    if (x == -1 && PyErr_Occurred()) throw py::error_already_set();
-    out->append(std::to_string(x));
-    return;
-  }
-  out->append(std::string(py::str(v)));
-}
-
-// An integer's decimal digits (as Python's repr writes them).
-template <typename Int>
-void AppendDecimal(Int v, std::string* out) {
-  char buf[24];
-  const auto end = std::to_chars(buf, buf + sizeof(buf), v).ptr;
-  out->append(buf, end);
-}
-
 // A Python int from a 128-bit sum (sums of 64-bit sizes can pass 2^64).
 py::int_ IntFromU128(unsigned __int128 v) {
   if (v <= UINT64_MAX) return py::int_(static_cast<uint64_t>(v));
@@ -644,10 +432,34 @@ py::int_ IntFromU128(unsigned __int128 v) {
   return py::reinterpret_steal<py::int_>(i);
 }
 
+// The Python class `Reader`, base of both reader bindings: each method is registered once, on
+// it, and reaches the format's own implementation through these virtuals.
+class PyReaderBase {
+ public:
+  virtual ~PyReaderBase() = default;
+  virtual void Close() = 0;
+  virtual bool closed() const = 0;
+  virtual std::string prefix() const = 0;
+  virtual int64_t num_shards() const = 0;
+  virtual py::list Names() const = 0;
+  virtual py::list Summary() const = 0;
+  virtual py::dict ShapeMap() const = 0;
+  virtual py::dict DtypeMap() const = 0;
+  virtual py::dict DtypeNameMap() const = 0;
+  virtual py::dict NbytesMap() const = 0;
+  virtual py::object Ls(const py::object& names, bool by_size, bool as_json) const = 0;
+  virtual py::list PartitionedNames() const = 0;
+  virtual py::dict Info(py::handle name) const = 0;
+  virtual py::array Tensor(py::handle name, bool copy, bool verify) = 0;
+  virtual py::bytes DebugString() const = 0;
+  virtual void Verify(py::handle name) const = 0;
+  virtual void DetachViews() = 0;
+};
+
 // What both binding classes share: opening (GIL released), closing, the listings, lookup,
 // verification and TF's debug string. Subclasses add reading tensors and their info.
 template <typename Reader>
-class PyReader {
+class PyReader : public PyReaderBase {
  public:
   using Entry = typename std::decay_t<decltype(Entries(std::declval<const Reader&>()))>::value_type;
 
@@ -664,9 +476,9 @@ class PyReader {
     reader_ = std::move(reader);
   }
 
-  bool closed() const { return reader_ == nullptr; }
+  bool closed() const final { return reader_ == nullptr; }
 
-  py::list Names() const {
+  py::list Names() const final {
     auto reader = Get();
     py::list names;
     for (const Entry& e : Entries(*reader)) {
@@ -677,7 +489,7 @@ class PyReader {
 
   // (name, dtype name, shape, stored bytes) of every listed key, in key order: what
   // `ckptio ls` prints, built in one pass.
-  py::list Summary() const {
+  py::list Summary() const final {
     auto reader = Get();
     py::list out;
     DtypeNames names;
@@ -691,26 +503,26 @@ class PyReader {
   }
 
   // {name: shape} in one pass: the listing people ask for first, kept cheap.
-  py::dict ShapeMap() const {
+  py::dict ShapeMap() const final {
     ShapeTuples shapes;
     return MapOf([&](const Entry& e) { return shapes.Get(DimsOf(e)); });
   }
 
   // {name: numpy dtype | "string" | TF name}, as cheap as the shape map: one dtype object per
   // distinct dtype, shared by every key.
-  py::dict DtypeMap() const {
+  py::dict DtypeMap() const final {
     DtypeObjects dtypes;
     return MapOf([&](const Entry& e) { return dtypes.Get(DtypeOf(e), e.type.name); });
   }
 
   // {name: TF dtype name}.
-  py::dict DtypeNameMap() const {
+  py::dict DtypeNameMap() const final {
     DtypeNames names;
     return MapOf([&](const Entry& e) { return names.Get(DtypeOf(e), e.type.name); });
   }
 
   // {name: stored bytes (all slices, for a partitioned tensor)}.
-  py::dict NbytesMap() const {
+  py::dict NbytesMap() const final {
     return MapOf([](const Entry& e) { return py::int_(StoredBytes(e)); });
   }
 
@@ -718,7 +530,7 @@ class PyReader {
   // descending stored bytes first when `by_size`): (count, parameters, stored bytes, tensors),
   // where tensors is the JSON array `ls --json` writes (`as_json`) or else a list of rows
   // (name, dtype name, shape, stored bytes). None when the names need Python's own sort.
-  py::object Ls(const py::object& names, bool by_size, bool as_json) const {
+  py::object Ls(const py::object& names, bool by_size, bool as_json) const final {
     auto reader = Get();
     std::vector<const Entry*> entries;
     std::vector<Text> texts;      // of the names: strs, or the keys' own bytes (ASCII, JSON)
@@ -762,31 +574,16 @@ class PyReader {
     }
     std::vector<uint32_t> order;
     if (!NaturalOrder(texts, by_size ? &sizes : nullptr, &order)) return py::none();
-    DtypeNames dtype_names;
     py::object tensors;
     if (as_json) {
-      std::string out;
-      out.reserve(96 * order.size() + 2);
-      out.push_back('[');
+      TensorsJson json(order.size());
       for (uint32_t i : order) {
         const Entry& e = *entries[i];
-        out.append(out.size() == 1 ? "{\"name\": " : ", {\"name\": ");
-        AppendJsonString(texts[i], &out);
-        out.append(", \"dtype\": ");
-        AppendJsonString(dtype_names.Get(DtypeOf(e), e.type.name).ptr(), &out);
-        out.append(", \"shape\": [");
-        const std::vector<int64_t>& dims = DimsOf(e);
-        for (size_t d = 0; d < dims.size(); ++d) {
-          if (d) out.append(", ");
-          AppendDecimal(dims[d], &out);
-        }
-        out.append("], \"nbytes\": ");
-        AppendDecimal(sizes[i], &out);
-        out.push_back('}');
+        json.Add(texts[i], Text::Ascii(e.type.name), DimsOf(e), sizes[i]);  // (dtype names: ASCII)
       }
-      out.push_back(']');
-      tensors = py::str(out);
+      tensors = py::str(json.Finish());
     } else {
+      DtypeNames dtype_names;
       ShapeTuples shapes;
       py::list rows(order.size());
       for (size_t k = 0; k < order.size(); ++k) {
@@ -802,7 +599,7 @@ class PyReader {
   }
 
   // Check one key's checksums, or every key's when name is None. GIL released.
-  void Verify(py::handle name) const {
+  void Verify(py::handle name) const final {
     auto reader = Get();
     Status s;
     if (name.is_none()) {
@@ -817,7 +614,7 @@ class PyReader {
   }
 
   // TF's CheckpointReader.debug_string(), one line per key in key order.
-  py::bytes DebugString() const {
+  py::bytes DebugString() const final {
     auto reader = Get();
     std::string out;
     for (const Entry& e : Entries(*reader)) AppendDebugLine(e, &out);
@@ -868,9 +665,9 @@ class PyBundleReader : public PyReader<BundleReader> {
  public:
   using PyReader::PyReader;
 
-  void Close() { reader_.reset(); }
+  void Close() override { reader_.reset(); }
 
-  py::list PartitionedNames() const {
+  py::list PartitionedNames() const override {
     auto reader = Get();
     py::list names;
     for (const TensorRecord& r : reader->records()) {
@@ -880,7 +677,7 @@ class PyBundleReader : public PyReader<BundleReader> {
   }
 
   // Everything known about one key, as a dict for the Python TensorInfo.
-  py::dict Info(py::handle name) const {
+  py::dict Info(py::handle name) const override {
     auto reader = Get();
     const TensorRecord& r = Lookup(*reader, name);
     py::dict d = CommonInfo(r);
@@ -904,7 +701,7 @@ class PyBundleReader : public PyReader<BundleReader> {
   // The tensor stored under `name` (an unpartitioned key): a read-only view of the mapped
   // shard, or with copy=True a fresh array (copied with the GIL released, CRC checked in the
   // same pass when verify=True). Strings come back as an object array of bytes.
-  py::array Tensor(py::handle name, bool copy, bool verify) const {
+  py::array Tensor(py::handle name, bool copy, bool verify) override {
     auto reader = Get();
     const TensorRecord& r = Lookup(*reader, name);
     if (r.partitioned()) {
@@ -956,10 +753,10 @@ class PyBundleReader : public PyReader<BundleReader> {
     return bytes;
   }
 
-  std::string prefix() const { return Get()->prefix(); }
-  int64_t num_shards() const { return Get()->num_shards(); }
+  std::string prefix() const override { return Get()->prefix(); }
+  int64_t num_shards() const override { return Get()->num_shards(); }
   // Later views get mappings of their own; views handed out so far keep theirs.
-  void DetachViews() const { Get()->ForgetShards(); }
+  void DetachViews() override { Get()->ForgetShards(); }
 
  private:
   static py::array Strings(const BundleReader& reader, const TensorRecord& r,
@@ -979,21 +776,21 @@ class PyV1Reader : public PyReader<V1Reader> {
  public:
   using PyReader::PyReader;
 
-  void Close() {
+  void Close() override {
     reader_.reset();
     cache_.clear();
   }
 
   // Later reads get memory of their own (fresh mappings, no cached decodes); arrays handed out
   // so far keep theirs.
-  void DetachViews() {
+  void DetachViews() override {
     Get()->ForgetViews();
     cache_.clear();
   }
 
-  py::list PartitionedNames() const { return py::list(); }  // assembled in the core
+  py::list PartitionedNames() const override { return py::list(); }  // assembled in the core
 
-  py::dict Info(py::handle name) const {
+  py::dict Info(py::handle name) const override {
     auto reader = Get();
     const V1Tensor& t = Lookup(*reader, name);
     py::dict d = CommonInfo(t);
@@ -1006,7 +803,7 @@ class PyV1Reader : public PyReader<V1Reader> {
     return d;
   }
 
-  py::array Tensor(py::handle name, bool copy, bool verify) {
+  py::array Tensor(py::handle name, bool copy, bool verify) override {
     auto reader = Get();
     const V1Tensor& t = Lookup(*reader, name);
     // V1 has no per-tensor checksums, only block CRCs: verify=True checks those first.
@@ -1058,8 +855,8 @@ class PyV1Reader : public PyReader<V1Reader> {
     return py::array::ensure(value.attr("view")());
   }
 
-  std::string prefix() const { return MainFile(*Get()); }
-  int64_t num_shards() const { return static_cast<int64_t>(Get()->files().size()); }
+  std::string prefix() const override { return MainFile(*Get()); }
+  int64_t num_shards() const override { return static_cast<int64_t>(Get()->files().size()); }
 
  private:
   // The file whose meta record lists the tensor.
@@ -1070,28 +867,28 @@ class PyV1Reader : public PyReader<V1Reader> {
   std::unordered_map<std::string, py::object> cache_;
 };
 
-// The Python class of a reader binding: the same methods, in the same order, for both formats.
-template <typename Binding>
-void DefineReader(py::class_<Binding>& c) {
-  c.def("close", &Binding::Close)
-      .def_property_readonly("closed", &Binding::closed)
-      .def_property_readonly("prefix", &Binding::prefix)
-      .def_property_readonly("num_shards", &Binding::num_shards)
-      .def("names", &Binding::Names)
-      .def("summary", &Binding::Summary)
-      .def("shape_map", &Binding::ShapeMap)
-      .def("dtype_map", &Binding::DtypeMap)
-      .def("dtype_name_map", &Binding::DtypeNameMap)
-      .def("nbytes_map", &Binding::NbytesMap)
-      .def("ls", &Binding::Ls, py::arg("names") = py::none(), py::arg("by_size") = false,
+// The base class `Reader`: the methods of both reader bindings, defined once.
+void DefineReaderBase(py::module_& m) {
+  py::class_<PyReaderBase>(m, "Reader")
+      .def("close", &PyReaderBase::Close)
+      .def_property_readonly("closed", &PyReaderBase::closed)
+      .def_property_readonly("prefix", &PyReaderBase::prefix)
+      .def_property_readonly("num_shards", &PyReaderBase::num_shards)
+      .def("names", &PyReaderBase::Names)
+      .def("summary", &PyReaderBase::Summary)
+      .def("shape_map", &PyReaderBase::ShapeMap)
+      .def("dtype_map", &PyReaderBase::DtypeMap)
+      .def("dtype_name_map", &PyReaderBase::DtypeNameMap)
+      .def("nbytes_map", &PyReaderBase::NbytesMap)
+      .def("ls", &PyReaderBase::Ls, py::arg("names") = py::none(), py::arg("by_size") = false,
            py::arg("as_json") = false)
-      .def("partitioned_names", &Binding::PartitionedNames)
-      .def("info", &Binding::Info)
-      .def("tensor", &Binding::Tensor, py::arg("name"), py::arg("copy") = false,
+      .def("partitioned_names", &PyReaderBase::PartitionedNames)
+      .def("info", &PyReaderBase::Info)
+      .def("tensor", &PyReaderBase::Tensor, py::arg("name"), py::arg("copy") = false,
            py::arg("verify") = false)
-      .def("debug_string", &Binding::DebugString)
-      .def("verify", &Binding::Verify, py::arg("name") = py::none())
-      .def("detach_views", &Binding::DetachViews);
+      .def("debug_string", &PyReaderBase::DebugString)
+      .def("verify", &PyReaderBase::Verify, py::arg("name") = py::none())
+      .def("detach_views", &PyReaderBase::DetachViews);
 }
 
 class PyBundleWriter {
@@ -1172,41 +969,6 @@ py::object DecodeSliceKey(const py::bytes& key) {
   return py::make_tuple(DecodeKey(name), extents);
 }
 
-// The "tensors" array of `ckptio ls --json` from its rows (name, dtype name, shape, elements,
-// stored bytes): byte for byte what json.dumps(ensure_ascii=True) makes of
-// [{"name": ..., "dtype": ..., "shape": [...], "nbytes": ...}, ...], without building the dicts.
-py::str LsJsonTensors(const py::list& rows) {
-  std::string out;
-  out.reserve(64 * rows.size() + 2);
-  out.push_back('[');
-  bool first = true;
-  for (py::handle row : rows) {
-    if (!PyTuple_Check(row.ptr()) || PyTuple_GET_SIZE(row.ptr()) != 5) {
-      throw py::type_error("rows are 5-tuples");
-    }
-    PyObject* const* t = &PyTuple_GET_ITEM(row.ptr(), 0);
-    out.append(first ? "{\"name\": " : ", {\"name\": ");
-    first = false;
-    AppendJsonString(t[0], &out);
-    out.append(", \"dtype\": ");
-    AppendJsonString(t[1], &out);
-    out.append(", \"shape\": [");
-    PyObject* dims = t[2];
-    if (!PyTuple_Check(dims) && !PyList_Check(dims)) throw py::type_error("shape is a tuple");
-    const Py_ssize_t rank = PySequence_Fast_GET_SIZE(dims);
-    PyObject** items = PySequence_Fast_ITEMS(dims);
-    for (Py_ssize_t i = 0; i < rank; ++i) {
-      if (i) out.append(", ");
-      AppendJsonInt(items[i], &out);
-    }
-    out.append("], \"nbytes\": ");
-    AppendJsonInt(t[4], &out);
-    out.push_back('}');
-  }
-  out.push_back(']');
-  return py::str(out);
-}
-
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -1230,10 +992,11 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-  DefineReader(py::class_<PyBundleReader>(m, "BundleReader")
-                   .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
-                        py::arg("opener") = py::none())
-                   .def("prefetch", &PyBundleReader::Prefetch, py::arg("names")));
+  DefineReaderBase(m);
+  py::class_<PyBundleReader, PyReaderBase>(m, "BundleReader")
+      .def(py::init<const std::string&, py::object>(), py::arg("prefix"),
+           py::arg("opener") = py::none())
+      .def("prefetch", &PyBundleReader::Prefetch, py::arg("names"));
   py::class_<PyBundleWriter>(m, "BundleWriter")
       .def(py::init<const std::string&, uint64_t, bool>(), py::arg("prefix"),
            py::arg("max_shard_bytes") = 0, py::arg("sync") = false)
@@ -1243,9 +1006,9 @@ PYBIND11_MODULE(_core, m) {
       .def("finish", &PyBundleWriter::Finish)
       .def("abort", &PyBundleWriter::Abort);
 
-  DefineReader(py::class_<PyV1Reader>(m, "V1Reader")
-                   .def(py::init<const std::vector<std::string>&, py::object>(), py::arg("files"),
-                        py::arg("opener") = py::none()));
+  py::class_<PyV1Reader, PyReaderBase>(m, "V1Reader")
+      .def(py::init<const std::vector<std::string>&, py::object>(), py::arg("files"),
+           py::arg("opener") = py::none());
 
   m.def("crc32c", [](const py::bytes& data, bool portable, uint32_t crc) {
     std::string_view v = data;
