@@ -140,38 +140,22 @@ def data_files(prefix: str) -> list[str]:
     return [f for f in bench_read.checkpoint_files(prefix) if not f.endswith(".index")]
 
 
-def parallel_pread(files: Sequence[str], threads: int = 4, block: int = 16 * MB) -> None:
+def _fresh_block(nbytes: int) -> mmap.mmap:
+    """New anonymous memory, advised into huge pages as numpy does for large arrays."""
+    buf = mmap.mmap(-1, nbytes)
+    with contextlib.suppress(OSError, AttributeError):
+        buf.madvise(mmap.MADV_HUGEPAGE)
+    return buf
+
+
+def parallel_pread(
+    files: Sequence[str], threads: int = 4, block: int = 16 * MB, fresh: bool = False
+) -> None:
     """Read the files with `threads` threads taking 16 MiB blocks in order (os.preadv releases
-    the GIL), into reused buffers."""
-    for path in files:
-        fd = os.open(path, os.O_RDONLY)
-        size = os.fstat(fd).st_size
-        offsets = iter(range(0, size, block))
-        lock = threading.Lock()
-
-        def work(fd: int = fd, offsets: Any = offsets, lock: threading.Lock = lock) -> None:
-            buf = bytearray(block)
-            while True:
-                with lock:
-                    at = next(offsets, None)
-                if at is None:
-                    return
-                os.preadv(fd, [buf], at)
-
-        pool = [threading.Thread(target=work) for _ in range(threads)]
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
-        os.close(fd)
-
-
-def parallel_pread_fresh(files: Sequence[str], threads: int = 4, block: int = 16 * MB) -> None:
-    """`parallel_pread`, but each block into fresh anonymous memory (a new mmap per block,
-    unmapped after), advised into huge pages as numpy does for large arrays: the page faults
-    and zeroing a new array of a large tensor pays. (A reused or malloc-recycled buffer pays
-    neither: glibc hands freed blocks of up to 32 MiB straight back, so `np.empty` per block
-    would not be fresh.)"""
+    the GIL), into reused buffers; with `fresh`, each block into fresh anonymous memory (a new
+    mapping per block, unmapped after): the page faults and zeroing a new array of a large
+    tensor pays. (A reused or malloc-recycled buffer pays neither: glibc hands freed blocks of
+    up to 32 MiB straight back, so `np.empty` per block would not be fresh.)"""
     for path in files:
         fd = os.open(path, os.O_RDONLY)
         size = os.fstat(fd).st_size
@@ -181,14 +165,16 @@ def parallel_pread_fresh(files: Sequence[str], threads: int = 4, block: int = 16
         def work(
             fd: int = fd, offsets: Any = offsets, lock: threading.Lock = lock, size: int = size
         ) -> None:
+            reused = None if fresh else bytearray(block)
             while True:
                 with lock:
                     at = next(offsets, None)
                 if at is None:
                     return
-                buf = mmap.mmap(-1, min(block, size - at))
-                with contextlib.suppress(OSError, AttributeError):
-                    buf.madvise(mmap.MADV_HUGEPAGE)
+                if reused is not None:
+                    os.preadv(fd, [reused], at)
+                    continue
+                buf = _fresh_block(min(block, size - at))
                 os.preadv(fd, [buf], at)
                 buf.close()
 
@@ -507,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "ckptio": ck_read,
                     "tf": tf_read,
                     "floor": lambda: parallel_pread(big_data),
-                    FRESH_FLOOR: lambda: parallel_pread_fresh(big_data),
+                    FRESH_FLOOR: lambda: parallel_pread(big_data, fresh=True),
                     "one sequential stream": lambda: bench_read.read_files(big_data),
                     "ckptio verify()": lambda: ckptio.open(big).verify(),
                 },
