@@ -476,3 +476,19 @@ def test_streaming_writer_refuses_a_tensor_out_of_order_or_of_another_shape(tmp_
             writer.write("a", np.zeros(2, np.int32))
         writer.write("a", np.zeros(2, np.float32))
         writer.write("b", np.zeros(3, np.float32))
+
+
+def test_safetensors_metadata_and_names_the_format_cannot_hold_are_refused(small, tmp_path):
+    with pytest.raises(ckptio.UsageError, match="strings to strings"):
+        ckptio.to_safetensors(
+            small, tmp_path / "m.safetensors", metadata={"step": 1}, unsupported="skip"
+        )
+    with pytest.raises(ckptio.UnsupportedError, match="reserves this name") as info:
+        ckptio.to_safetensors(
+            small,
+            tmp_path / "n.safetensors",
+            rename={"dense/bias": "__metadata__"},
+            unsupported="skip",
+        )
+    assert info.value.key == "__metadata__"
+    assert sorted(os.listdir(tmp_path)) == ["small"]

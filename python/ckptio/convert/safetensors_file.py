@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._dtypes import SAFETENSORS_CODES
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UnsupportedError, UsageError
 from .pipeline import bytes_of, digest, new_digest
 
 __all__ = ["SAFETENSORS_CODES", "StreamingWriter", "digest", "verify_file"]
@@ -40,20 +40,26 @@ class StreamingWriter:
     ) -> None:
         self.header: dict[str, Any] = {}
         if metadata:
+            # The format's metadata is str -> str; loaders refuse any other value.
+            for key, value in metadata.items():
+                if not isinstance(key, str) or not isinstance(value, str):
+                    raise UsageError(
+                        f"safetensors metadata maps strings to strings, not {key!r}: {value!r}"
+                    )
             self.header["__metadata__"] = dict(metadata)
-        self.sizes: dict[str, int] = {}
         ordered = sorted(entries, key=lambda entry: -entry[1].itemsize)
         self.order: list[str] = [name for name, _, _ in ordered]
         self._written = 0
         offset = 0
         for name, dtype, shape in ordered:
+            if name == "__metadata__":  # the header's key for metadata, not a tensor
+                raise UnsupportedError("safetensors reserves this name for metadata", key=name)
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             self.header[name] = {
                 "dtype": SAFETENSORS_CODES[dtype.name],
                 "shape": list(shape),
                 "data_offsets": [offset, offset + nbytes],
             }
-            self.sizes[name] = nbytes
             offset += nbytes
         self.nbytes = offset
         self.digests: dict[str, bytes] | None = {} if keep_digests else None
