@@ -710,7 +710,12 @@ class PyBundleReader : public PyReader<BundleReader> {
     }
     ByteRange bytes;
     Check(reader->Data(r, &bytes));  // first: its errors name the files (unreadable dtypes too)
-    if (r.type.storage == Storage::kString) return Strings(*reader, r, bytes, verify);
+    if (r.type.storage == Storage::kString) {
+      py::array strings = Strings(*reader, r, bytes, verify);
+      // A fresh array nobody else holds: writable when a copy was asked for, as numbers are.
+      if (copy) strings.attr("setflags")(py::arg("write") = true);
+      return strings;
+    }
     py::dtype dtype = NumpyDtype(r.entry.dtype, r.type, r.key);
     if (copy || r.entry.size == 0) {
       py::array out = NumpyArray(reader->index_path(), r.key,

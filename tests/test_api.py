@@ -188,6 +188,26 @@ def test_index_rebuilt_in_many_small_blocks(tf_checkpoints, tmp_path, tf_ref, co
                 assert got.tobytes() == want.tobytes(), name
 
 
+def test_copies_are_writable_and_independent(tf_checkpoints, tf_ref):
+    """copy=True hands out an array of its own, strings included: writable, and writing into
+    it changes neither the file nor what the next read returns (TF's values)."""
+    prefix = tf_checkpoints("all_dtypes")
+    ref = tf_ref(prefix)
+    with ckptio.open(prefix) as ckpt:
+        names = [n for n in ckpt if ref[n][2] is not None and ref[n][2].size]
+        assert any(ckpt.get_dtype(n) == "string" for n in names)
+        for name in names:
+            value = ckpt.get_tensor(name, copy=True)
+            assert value.flags.writeable and value.flags.owndata, name
+            value.flat[0] = b"changed" if value.dtype == object else value.flat[1 % value.size]
+            again = ckpt.get_tensor(name, copy=True)
+            expected = ref[name][2]
+            if again.dtype == object:
+                assert list(again.flat) == list(expected.flat), name
+            else:
+                assert again.tobytes() == expected.astype(again.dtype).tobytes(), name
+
+
 # ------------------------------------------------------------------------------ threads
 def test_concurrent_reads_and_verifies(tf_checkpoints):
     prefix = tf_checkpoints("all_dtypes")
