@@ -499,9 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         big = bench_read.ensure_checkpoint(data_dir, "big", int(2.0 * bench_read.GB))
         with ckptio.open(big) as c:
             big_names = list(c)
-        big_files = bench_read.checkpoint_files(big)
-        with ckptio.open(big) as c:
             big_tensors = [(loc.path, loc.offset, loc.size) for loc in map(c.location, big_names)]
+        big_files = bench_read.checkpoint_files(big)
         big_data = data_files(big)
         nbytes = sum(os.path.getsize(f) for f in big_data)
 

@@ -133,9 +133,11 @@ py::array NumpyArray(const std::string& file, std::string_view key, Make make) {
   return py::array();  // not reached: Check threw
 }
 
-// An object array of bytes, read-only like every array ckptio returns.
+// An object array of bytes: read-only like every array ckptio hands out, unless `writable` (a
+// copy the caller asked for, which nobody else holds).
 template <typename Strings>
-py::array BytesArray(const Strings& elements, const std::vector<int64_t>& dims) {
+py::array BytesArray(const Strings& elements, const std::vector<int64_t>& dims,
+                     bool writable = false) {
   py::array out(py::dtype("O"), Shape(dims));
   auto** slots = static_cast<PyObject**>(out.mutable_data());
   for (size_t i = 0; i < elements.size(); ++i) {
@@ -145,7 +147,7 @@ py::array BytesArray(const Strings& elements, const std::vector<int64_t>& dims) 
     Py_XDECREF(slots[i]);
     slots[i] = b;
   }
-  MakeReadOnly(out);
+  if (!writable) MakeReadOnly(out);
   return out;
 }
 
@@ -710,12 +712,7 @@ class PyBundleReader : public PyReader<BundleReader> {
     }
     ByteRange bytes;
     Check(reader->Data(r, &bytes));  // first: its errors name the files (unreadable dtypes too)
-    if (r.type.storage == Storage::kString) {
-      py::array strings = Strings(*reader, r, bytes, verify);
-      // A fresh array nobody else holds: writable when a copy was asked for, as numbers are.
-      if (copy) strings.attr("setflags")(py::arg("write") = true);
-      return strings;
-    }
+    if (r.type.storage == Storage::kString) return Strings(*reader, r, bytes, verify, copy);
     py::dtype dtype = NumpyDtype(r.entry.dtype, r.type, r.key);
     if (copy || r.entry.size == 0) {
       py::array out = NumpyArray(reader->index_path(), r.key,
@@ -764,13 +761,14 @@ class PyBundleReader : public PyReader<BundleReader> {
   void DetachViews() override { Get()->ForgetShards(); }
 
  private:
+  // A string tensor as an object array of bytes; writable when it is a copy.
   static py::array Strings(const BundleReader& reader, const TensorRecord& r,
-                           const ByteRange& bytes, bool verify) {
+                           const ByteRange& bytes, bool verify, bool copy) {
     if (verify) Check(reader.VerifyData(r, bytes.data));
     std::vector<std::string_view> elements;
     Check(reader.DecodeStrings(r, bytes.data, &elements));
     return NumpyArray(reader.index_path(), r.key,
-                      [&] { return BytesArray(elements, r.entry.shape.dims); });
+                      [&] { return BytesArray(elements, r.entry.shape.dims, copy); });
   }
 };
 
