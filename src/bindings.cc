@@ -113,7 +113,7 @@ py::dtype NumpyDtype(int64_t code, const DataTypeInfo& type, std::string_view ke
   return py::reinterpret_borrow<py::dtype>(g_numpy_dtypes[code]);
 }
 
-std::vector<py::ssize_t> Shape(const std::vector<int64_t>& dims) { return {dims.begin(), dims.end()}; }
+std::vector<py::ssize_t> Shape(DimsView dims) { return {dims.begin(), dims.end()}; }
 
 // numpy cannot hold every shape a checkpoint can: TF allows 254 dimensions (numpy 64, or 32
 // before numpy 2), and the other dimensions of an empty tensor may multiply past what numpy can
@@ -136,7 +136,7 @@ py::array NumpyArray(const std::string& file, std::string_view key, Make make) {
 // An object array of bytes: read-only like every array ckptio hands out, unless `writable` (a
 // copy the caller asked for, which nobody else holds).
 template <typename Strings>
-py::array BytesArray(const Strings& elements, const std::vector<int64_t>& dims,
+py::array BytesArray(const Strings& elements, DimsView dims,
                      bool writable = false) {
   py::array out(py::dtype("O"), Shape(dims));
   auto** slots = static_cast<PyObject**>(out.mutable_data());
@@ -151,7 +151,7 @@ py::array BytesArray(const Strings& elements, const std::vector<int64_t>& dims,
   return out;
 }
 
-py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
+py::tuple ShapeTuple(DimsView dims) {
   PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(dims.size()));
   if (t == nullptr) throw py::error_already_set();
   for (size_t i = 0; i < dims.size(); ++i) {
@@ -169,25 +169,25 @@ py::tuple ShapeTuple(const std::vector<int64_t>& dims) {
 // few shapes many times (tuples are immutable, so sharing them is invisible).
 class ShapeTuples {
  public:
-  py::handle Get(const std::vector<int64_t>& dims) {
+  py::handle Get(DimsView dims) {
     // Neighbours in key order often share a shape (a variable and its optimizer slots).
     if (last_ != nullptr && last_->first == dims) return last_->second;
-    auto it = cache_.find(dims);
-    if (it == cache_.end()) it = cache_.emplace(dims, ShapeTuple(dims)).first;
+    auto it = cache_.find(Dims(dims));
+    if (it == cache_.end()) it = cache_.emplace(Dims(dims), ShapeTuple(dims)).first;
     last_ = &*it;
     return it->second;
   }
 
  private:
   struct Hash {
-    size_t operator()(const std::vector<int64_t>& dims) const {
+    size_t operator()(const Dims& dims) const {
       size_t h = dims.size();
       for (int64_t d : dims) h = h * 1000003u ^ std::hash<int64_t>()(d);
       return h;
     }
   };
-  std::unordered_map<std::vector<int64_t>, py::tuple, Hash> cache_;
-  const std::pair<const std::vector<int64_t>, py::tuple>* last_ = nullptr;  // (nodes stay put)
+  std::unordered_map<Dims, py::tuple, Hash> cache_;
+  const std::pair<const Dims, py::tuple>* last_ = nullptr;  // (nodes stay put)
 };
 
 // An empty dict with room for n entries: no regrowth while a listing fills it.
@@ -332,8 +332,8 @@ SourceOpener PythonOpener(py::object opener) {
 // tensor. Overloads, so both binding classes list, look up and describe entries alike.
 std::string_view KeyOf(const TensorRecord& r) { return r.key; }
 const std::string& KeyOf(const V1Tensor& t) { return t.name; }
-const std::vector<int64_t>& DimsOf(const TensorRecord& r) { return r.entry.shape.dims; }
-const std::vector<int64_t>& DimsOf(const V1Tensor& t) { return t.shape.dims; }
+const Dims& DimsOf(const TensorRecord& r) { return r.entry.shape.dims; }
+const Dims& DimsOf(const V1Tensor& t) { return t.shape.dims; }
 int64_t DtypeOf(const TensorRecord& r) { return r.entry.dtype; }
 int64_t DtypeOf(const V1Tensor& t) { return t.dtype; }
 // Slice keys owned by a partitioned V2 tensor are listed under the full name (as TF does).
@@ -359,7 +359,7 @@ std::string MainFile(const V1Reader& reader) {
 // full entries (their raw slice keys are lines of their own); V1 notes its slice count (TF's
 // own V1 line order is an unordered_map's; ours is sorted).
 void AppendDebugHead(std::string_view key, const DataTypeInfo& type,
-                     const std::vector<int64_t>& dims, std::string* out) {
+                     DimsView dims, std::string* out) {
   out->append(key);
   out->append(" (").append(type.enum_name).append(") [");
   for (size_t i = 0; i < dims.size(); ++i) *out += (i ? "," : "") + std::to_string(dims[i]);
@@ -379,7 +379,7 @@ void AppendDebugLine(const V1Tensor& t, std::string* out) {
 // A read-only numpy view of bytes whose storage `bytes.owner` keeps alive (the mapping or a
 // fetched buffer): the view's base holds that reference.
 py::array ViewOf(const std::string& file, std::string_view key, const py::dtype& dtype,
-                 const std::vector<int64_t>& dims, ByteRange bytes) {
+                 DimsView dims, ByteRange bytes) {
   auto* keep = new std::shared_ptr<const void>(std::move(bytes.owner));
   py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); });
   py::array view = NumpyArray(file, key, [&] {

@@ -19,7 +19,6 @@ bool IsBytes(const WireReader& r) { return r.wire_type() == kLengthDelimited; }
 Status ParseTensorShape(std::string_view bytes, TensorShape* out) {
   out->dims.clear();
   out->unknown_rank = false;
-  out->dims.reserve(bytes.size() / 2);  // each dim takes at least two bytes: no regrowth
   WireReader r(bytes);
   while (r.Next()) {
     if (r.field() == 2 && IsBytes(r)) {  // dim
@@ -176,7 +175,6 @@ inline bool FastBytes(const uint8_t** p, const uint8_t* limit, const uint8_t** b
 
 // TensorShapeProto whose dims hold only sizes (no names).
 bool FastShape(const uint8_t* p, const uint8_t* limit, TensorShape* out) {
-  if (p != limit) out->dims.reserve(size_t(limit - p) / 2);  // a dim takes 2 bytes or more
   while (p < limit) {
     const uint8_t tag = *p++;
     if (tag == 0x12) {  // dim

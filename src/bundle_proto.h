@@ -7,13 +7,14 @@
 #include <string_view>
 #include <vector>
 
+#include "dims.h"
 #include "status.h"
 
 namespace ckptio {
 
 // Dims outermost first. Only concrete shapes are valid in a checkpoint.
 struct TensorShape {
-  std::vector<int64_t> dims;
+  Dims dims;
   bool unknown_rank = false;
 };
 

@@ -133,8 +133,7 @@ Status BundleReader::LinkSlices() {
   SliceCheckBudget budget{0, kMaxSliceCheckSteps + kSliceCheckStepsPerEntry * uint64_t(records_.size())};
   for (TensorRecord& full : records_) {
     if (!full.partitioned()) continue;
-    const std::vector<int64_t>& dims = full.entry.shape.dims;
-    SliceTiling tiling(dims, full.entry.slices.size(), &budget);
+    SliceTiling tiling(full.entry.shape.dims, full.entry.slices.size(), &budget);
     for (const TensorSlice& slice : full.entry.slices) {
       auto bad = [&](const std::string& why) {
         return Status::Corruption("bad slice of partitioned tensor: " + why).WithKey(full.key);

@@ -76,7 +76,7 @@ TensorsJson::TensorsJson(size_t expected) {
   out_.push_back('[');
 }
 
-void TensorsJson::Add(const Text& name, const Text& dtype, const std::vector<int64_t>& dims,
+void TensorsJson::Add(const Text& name, const Text& dtype, DimsView dims,
                       uint64_t nbytes) {
   out_.append(out_.size() == 1 ? "{\"name\": " : ", {\"name\": ");
   AppendJsonString(name, &out_);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dims.h"
 #include "py_text.h"
 
 namespace ckptio {
@@ -33,7 +34,7 @@ void AppendDecimal(Int v, std::string* out) {
 class TensorsJson {
  public:
   explicit TensorsJson(size_t expected);
-  void Add(const Text& name, const Text& dtype, const std::vector<int64_t>& dims,
+  void Add(const Text& name, const Text& dtype, DimsView dims,
            uint64_t nbytes);
   std::string Finish();
 

@@ -4,13 +4,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "dims.h"
+
 namespace ckptio {
 
 // Calls copy_run(src_index, dst_index, count) for each contiguous run of elements of the block
 // with the given starts/lengths inside a tensor of shape full_dims. Indexes count elements.
 // Requires every start + length <= the full dimension (callers validate slice geometry).
 template <typename CopyRun>
-void ForEachSliceRun(const std::vector<int64_t>& full_dims, const std::vector<int64_t>& starts,
+void ForEachSliceRun(DimsView full_dims, const std::vector<int64_t>& starts,
                      const std::vector<int64_t>& lengths, CopyRun copy_run) {
   const size_t rank = full_dims.size();
   if (rank == 0) {

@@ -10,7 +10,7 @@ uint64_t SliceGeometry::num_elements() const {
   return n;
 }
 
-SliceGeometry ResolveSlice(const TensorSlice& slice, const std::vector<int64_t>& full_dims) {
+SliceGeometry ResolveSlice(const TensorSlice& slice, DimsView full_dims) {
   SliceGeometry g;
   for (size_t d = 0; d < slice.size(); ++d) {
     const bool full = slice[d].length == kFullExtent;
@@ -20,7 +20,7 @@ SliceGeometry ResolveSlice(const TensorSlice& slice, const std::vector<int64_t>&
   return g;
 }
 
-std::string ShapeString(const std::vector<int64_t>& dims) {
+std::string ShapeString(DimsView dims) {
   std::string s = "[";
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
   return s + "]";
@@ -37,7 +37,7 @@ bool Overlaps(const SliceGeometry& a, const SliceGeometry& b) {
   return true;
 }
 
-Status CheckSlice(const TensorSlice& slice, const std::vector<int64_t>& dims) {
+Status CheckSlice(const TensorSlice& slice, DimsView dims) {
   if (slice.size() != dims.size()) return Status::Corruption("rank differs from the tensor's");
   for (size_t d = 0; d < dims.size(); ++d) {
     const Extent& e = slice[d];

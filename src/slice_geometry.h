@@ -20,10 +20,10 @@ struct SliceGeometry {
 };
 
 // The slice with full extents replaced by the tensor's dimensions (call after CheckSlice).
-SliceGeometry ResolveSlice(const TensorSlice& slice, const std::vector<int64_t>& full_dims);
+SliceGeometry ResolveSlice(const TensorSlice& slice, DimsView full_dims);
 
 // "[2,3]": dimensions or starts, for messages.
-std::string ShapeString(const std::vector<int64_t>& dims);
+std::string ShapeString(DimsView dims);
 
 // Do two slices share at least one element? (Empty slices share none, as in TF's
 // TensorSlice::Intersect.)
@@ -39,7 +39,8 @@ struct SliceCheckBudget {
 // The `num_slices` slices of one tensor, checked as they are added.
 class SliceTiling {
  public:
-  SliceTiling(const std::vector<int64_t>& dims, size_t num_slices, SliceCheckBudget* budget)
+  // `dims` must outlive the tiling.
+  SliceTiling(DimsView dims, size_t num_slices, SliceCheckBudget* budget)
       : dims_(dims), num_slices_(num_slices), budget_(budget) {}
 
   // Check `slice` (rank, extents inside the shape, no overlap with those added before) and add
@@ -49,7 +50,7 @@ class SliceTiling {
   bool Covers(uint64_t num_elements) const { return covered_ == num_elements; }
 
  private:
-  const std::vector<int64_t>& dims_;
+  DimsView dims_;
   size_t num_slices_;
   SliceCheckBudget* budget_;
   uint64_t covered_ = 0;
@@ -57,6 +58,6 @@ class SliceTiling {
 };
 
 // Is the slice's rank the tensor's, and does every extent lie inside its shape?
-Status CheckSlice(const TensorSlice& slice, const std::vector<int64_t>& dims);
+Status CheckSlice(const TensorSlice& slice, DimsView dims);
 
 }  // namespace ckptio
