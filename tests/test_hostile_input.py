@@ -529,6 +529,21 @@ def duplicate_key(b: Bundle) -> None:
     b.table = [*items[: i + 1], items[i], *items[i + 1 :]]
 
 
+def swapped_keys(b: Bundle) -> None:
+    items = [(b"", b.header), *sorted(b.entries.items())]
+    i = next(i for i, (k, _) in enumerate(items) if k == b"a")
+    items[i], items[i + 1] = items[i + 1], items[i]  # "n" before "a": the first bytes differ
+    b.table = items
+
+
+def prefix_key_after_longer(b: Bundle) -> None:
+    b.entries[b"aa"] = b.entries[b"a"]
+    items = [(b"", b.header), *sorted(b.entries.items())]
+    i = next(i for i, (k, _) in enumerate(items) if k == b"a")
+    items[i], items[i + 1] = items[i + 1], items[i]  # "a" after "aa": nothing new to compare
+    b.table = items
+
+
 def no_header(b: Bundle) -> None:
     b.table = sorted(b.entries.items())
 
@@ -791,6 +806,12 @@ V2_CASES = [
     ),
     Case("no header entry", v2(no_header), corrupt(match="missing bundle header")),
     Case("duplicate key", v2(duplicate_key), corrupt(match="out of order")),
+    Case("keys swapped", v2(swapped_keys), corrupt(match="out of order")),
+    Case(
+        "key after a longer one it prefixes",
+        v2(prefix_key_after_longer),
+        corrupt(match="out of order"),
+    ),
     # --- partitioned tensors -------------------------------------------------------------
     Case(
         "slices leave a gap",
