@@ -1,5 +1,7 @@
 #include "mapped_file.h"
 
+#include "background.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -126,7 +128,42 @@ Status MappedFile::ReadInto(uint64_t offset, uint64_t n, uint8_t* dst) const {
 }
 
 void MappedFile::Prefetch(uint64_t offset, uint64_t n) const {
+  // Hints past this many waiting are dropped (each is only a hint; reads fetch what they need).
+  constexpr size_t kMaxWaiting = 64;
   if (data_ == nullptr || n == 0 || !RangeWithinSize(offset, n)) return;
+  std::shared_ptr<const MappedFile> self = weak_from_this().lock();
+  if (self == nullptr) return PrefetchNow(offset, n);
+  const pid_t pid = ::getpid();
+  {
+    std::lock_guard<std::mutex> lock(hints_mu_);
+    if (!hints_.empty() && hints_.back().offset + hints_.back().n == offset) {
+      hints_.back().n += n;  // continues the last one: one request
+    } else if (hints_.size() < kMaxWaiting) {
+      hints_.push_back({offset, n});
+    }
+    if (hints_task_pid_ == pid) return;  // the queued task will make it
+    hints_task_pid_ = pid;
+  }
+  if (!RunInBackground([self] { self->PrefetchQueued(); })) PrefetchQueued();
+}
+
+void MappedFile::PrefetchQueued() const {
+  for (;;) {
+    Hint hint;
+    {
+      std::lock_guard<std::mutex> lock(hints_mu_);
+      if (hints_.empty()) {
+        hints_task_pid_ = 0;
+        return;
+      }
+      hint = hints_.front();
+      hints_.pop_front();
+    }
+    PrefetchNow(hint.offset, hint.n);
+  }
+}
+
+void MappedFile::PrefetchNow(uint64_t offset, uint64_t n) const {
   // The kernel reads at most its read-ahead size (here 8 MiB) per request: one per step.
   constexpr uint64_t kStep = 8 << 20;
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));

@@ -2,15 +2,19 @@
 // are read-only numpy arrays; a write that bypasses the flag changes this process's copy only.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "status.h"
 
 namespace ckptio {
 
-class MappedFile {
+class MappedFile : public std::enable_shared_from_this<MappedFile> {
  public:
   // On success store the mapping in *out. Empty files map to (nullptr, 0).
   // keep_open: hold the file open, so that MapAgain works even after the path is gone.
@@ -46,19 +50,32 @@ class MappedFile {
   // tables to fill and tear down), the kernel copies from its cache into dst.
   Status ReadInto(uint64_t offset, uint64_t n, uint8_t* dst) const;
   // Start reading [offset, offset+n) into the page cache without waiting (POSIX_FADV_WILLNEED
-  // on the held file, else MADV_WILLNEED on the mapping).
+  // on the held file, else MADV_WILLNEED on the mapping). The hint is made on the background
+  // thread (see background.h), in the order asked, holding the file open until it is made;
+  // in the caller's thread where that thread cannot be had or the file has no shared owner.
   void Prefetch(uint64_t offset, uint64_t n) const;
 
  private:
   MappedFile(std::string path, const uint8_t* data, uint64_t size, bool owned, int fd = -1)
       : path_(std::move(path)), data_(data), size_(size), owned_(owned), fd_(fd) {}
   static Status Map(const std::string& path, int fd, uint64_t size, const uint8_t** data);
+  void PrefetchNow(uint64_t offset, uint64_t n) const;
+  void PrefetchQueued() const;
   std::string path_;
   const uint8_t* data_;
   uint64_t size_;
   bool owned_;
   int fd_;  // -1 when not held open
   bool counted_ = false;  // fd_ counts against kMaxHeldOpen
+
+  // Hints waiting for the background thread, and whether a task to make them is queued there
+  // (by which process: a forked child's file has no task of its own yet).
+  struct Hint {
+    uint64_t offset, n;
+  };
+  mutable std::mutex hints_mu_;
+  mutable std::deque<Hint> hints_;
+  mutable pid_t hints_task_pid_ = 0;  // 0: no task queued
 };
 
 }  // namespace ckptio

@@ -286,6 +286,76 @@ def test_local_prefetch_and_read_many_windows(tmp_path):
         assert seen == ["t00"]
 
 
+def _resident_fraction(path: str) -> float:
+    """The fraction of `path`'s pages in the page cache (mincore over a fresh mapping)."""
+    import ctypes
+    import mmap
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    size = os.path.getsize(path)
+    pages = -(-size // mmap.PAGESIZE)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, prot=mmap.PROT_READ) as m:
+        buf = np.frombuffer(m, dtype=np.uint8)
+        vec = (ctypes.c_ubyte * pages)()
+        libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        assert libc.mincore(ctypes.c_void_p(buf.ctypes.data), size, vec) == 0
+        del buf
+    return sum(v & 1 for v in vec) / pages
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_reads_ahead_on_a_thread_of_its_own(tmp_path):
+    """Read-ahead hints are made on a background thread, which a forked child does not
+    inherit: the child starts its own (its hints take effect), and its reads are right."""
+    import signal
+    import time
+
+    rng = np.random.default_rng(11)
+    arrays = {f"t{i}": rng.standard_normal(600_000).astype(np.float32) for i in range(8)}
+    prefix = ckptio.save(str(tmp_path / "ckpt"), arrays)
+    data = f"{prefix}.data-00000-of-00001"
+    with open(data, "rb") as f:
+        os.fsync(f.fileno())  # clean pages, so that the child can drop them
+    with ckptio.open(prefix) as ckpt:
+        for name in list(arrays)[:3]:  # the parent's thread is started and has hints to make
+            np.testing.assert_array_equal(
+                ckpt.get_tensor(name, copy=True, verify=True), arrays[name]
+            )
+        ckpt.prefetch(list(arrays))
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child reports through its exit status)
+            code = 1
+            try:
+                fd = os.open(data, os.O_RDONLY)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                os.close(fd)
+                dropped = _resident_fraction(data)
+                ckpt.prefetch(list(arrays))
+                deadline = time.monotonic() + 20
+                while _resident_fraction(data) < 0.99 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                hinted = _resident_fraction(data) >= 0.99 or dropped >= 0.99  # (tmpfs: no drop)
+                right = all(
+                    np.array_equal(ckpt.get_tensor(n, copy=True, verify=True), a)
+                    for n, a in arrays.items()
+                )
+                code = 0 if hinted and right else (3 if not hinted else 2)
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 60
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child hung")
+            time.sleep(0.02)
+        code = os.waitstatus_to_exitcode(done[1])
+        assert code != 3, "the child's read-ahead hints never took effect"
+        assert code == 0, f"the forked child failed (exit {code})"
+        for name, value in arrays.items():  # and the parent reads on
+            np.testing.assert_array_equal(ckpt.get_tensor(name, copy=True, verify=True), value)
+
+
 def test_shard_truncated_after_open_is_an_error_naming_file_and_key(tmp_path):
     arrays = {"big": np.arange(3 << 20, dtype=np.float32), "small": np.arange(10.0)}
     prefix = ckptio.save(str(tmp_path / "ckpt"), arrays)
