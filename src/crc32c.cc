@@ -2,9 +2,6 @@
 
 #include <array>
 #include <cstring>
-#include <thread>
-
-#include "parallel.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <nmmintrin.h>
@@ -208,18 +205,6 @@ uint32_t Extend(uint32_t crc, const uint8_t* data, size_t n) {
 }
 
 bool IsHardwareAccelerated() { return DetectHardware(); }
-
-uint32_t ValueParallel(const uint8_t* data, size_t n) {
-  constexpr size_t kParallelFrom = 16 << 20;
-  if (n < kParallelFrom || std::thread::hardware_concurrency() < 2) return Value(data, n);
-  // Two page-aligned halves, one per core, combined.
-  const size_t half = (n / 2) & ~size_t(4095);
-  uint32_t crcs[2];
-  ParallelFor(2, 2, [&](uint64_t i) {
-    crcs[i] = i == 0 ? Value(data, half) : Value(data + half, n - half);
-  });
-  return Combine(crcs[0], crcs[1], n - half);
-}
 
 uint32_t Combine(uint32_t crc1, uint32_t crc2, uint64_t len2) {
   if (len2 == 0) return crc1;

@@ -26,10 +26,6 @@ uint32_t ExtendPortable(uint32_t crc, const uint8_t* data, size_t n);
 // checksummed in parallel.
 uint32_t Combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
-// Value() of a large buffer computed on two threads (halves combined); plain Value() below
-// 16 MiB or on one core.
-uint32_t ValueParallel(const uint8_t* data, size_t n);
-
 // True when Extend uses a CPU instruction rather than tables (reported for diagnostics).
 bool IsHardwareAccelerated();
 
