@@ -253,6 +253,19 @@ def parallel_copy(files: Sequence[str], piece: int = 64 * MB) -> None:
 # ------------------------------------------------------------------------------------------
 
 
+def balanced_orders(n: int) -> list[list[int]]:
+    """Orders of range(n) in which each i directly follows each other j equally often (a
+    Williams design, as crossover trials use against carry-over): n orders for even n, 2n for
+    odd n."""
+    first = [0]
+    for step in range(1, n):
+        first.append((first[-1] + (step if step % 2 else -step)) % n)
+    orders = [[(i + shift) % n for i in first] for shift in range(n)]
+    if n % 2:
+        orders += [order[::-1] for order in orders]
+    return orders
+
+
 def alternate(
     fns: dict[str, Callable[[], Any]],
     reps: int,
@@ -261,20 +274,22 @@ def alternate(
     warmup: bool = True,
     cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
-    """Times of each fn, repetitions interleaved across them (load hits all alike), each
-    repetition starting one further along (a, b, c; b, c, a; ...): what ran just before a run
-    changes it (the memory it freed, the disk's state), by up to 0.4 s in a 2 s cold read on
-    the development VM. With `cpu`, also the CPU time (user + system, all threads) each run
-    used: on a shared machine a run needing more CPU than its share stretches by the other
-    processes' load."""
+    """Times of each fn, repetitions interleaved across them (load hits all alike), in the
+    orders of `balanced_orders`: what ran just before a run changes it (the memory it freed,
+    the disk's state), by up to 0.4 s in a 2 s cold read on the development VM, so every fn
+    follows every other equally often. (Rotating one fixed order, as before, left each fn
+    after the same one in nearly every repetition.) With `cpu`, also the CPU time (user +
+    system, all threads) each run used: on a shared machine a run needing more CPU than its
+    share stretches by the other processes' load."""
     if warmup:
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
     names = list(fns)
+    orders = balanced_orders(len(names))
     for rep in range(reps):
-        for j in range(len(names)):
-            k = names[(rep + j) % len(names)]
+        for j in orders[rep % len(orders)]:
+            k = names[j]
             fn = fns[k]
             gc.collect()
             if before is not None:

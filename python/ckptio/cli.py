@@ -35,6 +35,7 @@ converters' libraries, the restore toolkit) are imported inside the commands tha
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -1482,6 +1483,18 @@ class _Unbuilt:
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line parser; with `only`, the options of that command alone (every command
     is still known, with its help line)."""
+    # argparse looks up the translation of its messages anew for each of the nine parsers built,
+    # searching the locale directories every time: 7 ms of a 150 ms `ckptio ls`. A message's
+    # translation does not change within a run, so each is looked up once while building.
+    translate = argparse._  # type: ignore[attr-defined]
+    argparse._ = functools.lru_cache(maxsize=None)(translate)  # type: ignore[attr-defined]
+    try:
+        return _build_parser(only)
+    finally:
+        argparse._ = translate  # type: ignore[attr-defined]
+
+
+def _build_parser(only: str | None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ckptio",
         description="Read, compare, verify and convert TensorFlow checkpoints, without TensorFlow.",
