@@ -398,6 +398,20 @@ def test_fill_onnx_checks_names_shapes_dtypes(small, tmp_path):
             transforms={"emb": lambda a: a[0, :1].repeat(3)},
         )
     assert not out.exists()
+    # cast=True follows the cast policy: float32 into an int32 initializer would lose values.
+    int_model = _linear_model(onnx)
+    int_model.graph.initializer[1].data_type = onnx.TensorProto.INT32
+    int_map = {"W": "dense/kernel", "B": "dense/bias"}
+    with pytest.raises(ckptio.LossyCastError, match="float32 to int32") as err:
+        ckptio.fill_onnx(int_model, small, out, name_map=int_map, cast=True)
+    assert err.value.key == "dense/bias" and not out.exists()
+    ckptio.fill_onnx(int_model, small, out, name_map=int_map, cast=True, allow_lossy_cast=True)
+    from onnx import numpy_helper
+
+    inits = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(out)).graph.initializer}
+    with ckptio.open(small) as ckpt:
+        assert_bitwise_equal(inits["B"], np.trunc(ckpt["dense/bias"]).astype(np.int32))
+    out.unlink()
     # Not strict: an initializer without a tensor keeps the model's value.
     name_map = {"W": "dense/kernel", "B": "missing"}
     report = ckptio.fill_onnx(model, small, out, name_map=name_map, strict=False)

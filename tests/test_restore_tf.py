@@ -278,6 +278,54 @@ def test_init_from_checkpoint_runtime_failures_fail_at_planning(tf, source_ckpt)
     assert_bitwise_equal(plan.load()["x"], SOURCE["old/a"].astype(np.float64))
 
 
+def test_restore_casts_follow_the_cast_policy(tf, source_ckpt):
+    """cast=True, and a Cast given in transforms, go beyond TF under ckptio's cast policy: a
+    cast that could lose values is a problem naming both dtypes unless allow_lossy_cast=True,
+    which saturates instead of wrapping around; float narrowing needs no flag. Values are
+    compared with what TF's reader gives."""
+    from ckptio.casting import cast_array
+    from ckptio.transforms import Cast
+
+    reader = tf.train.load_checkpoint(source_ckpt)
+    d, counts, wide = (reader.get_tensor(n) for n in ("d", "counts", "wide"))
+    refused = [
+        ([("x", (4,), "int32")], {"d": "x"}, None, "float32 to int32: fractions"),
+        ([("x", (3,), "int32")], {"counts": "x"}, None, "int64 to int32: values outside"),
+        ([("x", (4,))], {"d": "x"}, {"x": Cast("uint8")}, "float32 to uint8"),
+    ]
+    for target, amap, transforms, why in refused:
+        kwargs = {"assignment_map": amap, "cast": True, "transforms": transforms}
+        with pytest.raises(RestoreError, match=f"refusing to cast {why}"):
+            ckptio.plan_restore(source_ckpt, target, **kwargs)
+        plan = ckptio.plan_restore(source_ckpt, target, errors="report", **kwargs)
+        assert [(p.kind, p.target) for p in plan.problems] == [("cast", "x")]
+        assert "allow_lossy_cast=True" in plan.problems[0].message
+    # Allowed: saturating (d holds -1..-4: uint8 0, where astype would wrap to 255..252).
+    allowed = ckptio.plan_restore(
+        source_ckpt,
+        [("x", (4,))],
+        assignment_map={"d": "x"},
+        transforms={"x": Cast("uint8")},
+        allow_lossy_cast=True,
+    ).load()["x"]
+    assert_bitwise_equal(allowed, cast_array(d, np.dtype(np.uint8)))
+    assert (d < 0).all() and not allowed.any()
+    narrowed = ckptio.plan_restore(
+        source_ckpt,
+        [("x", (3,), "int32")],
+        assignment_map={"counts": "x"},
+        cast=True,
+        allow_lossy_cast=True,
+    ).load()["x"]
+    assert_bitwise_equal(narrowed, cast_array(counts, np.dtype(np.int32)))
+    assert narrowed.tolist() == counts.tolist()
+    # Float narrowing is a rounding the policy allows without the flag.
+    plan = ckptio.plan_restore(
+        source_ckpt, [("x", (3, 8), "float16")], assignment_map={"wide": "x"}, cast=True
+    )
+    assert_bitwise_equal(plan.load()["x"], wide.astype(np.float16))
+
+
 def test_scope_map_shape_mismatch_tf_quirk(tf, source_ckpt):
     """TF checks no shapes for scope pairs: a [5] variable silently gets the [4] tensor.
     ckptio reports the mismatch instead (a documented difference)."""

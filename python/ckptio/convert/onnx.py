@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..casting import cast_array, lossy_reason
+from ..errors import CheckpointError, LossyCastError
 from ..frameworks import require_module as _require
 from ..reader import Checkpoint
 from ..reader import opened as _opened
@@ -29,6 +30,7 @@ def fill_onnx(
     name_map: Mapping[str, str] | Callable[[str], str | None] | None = None,
     transforms: Transforms = None,
     cast: bool = False,
+    allow_lossy_cast: bool = False,
     strict: bool = True,
     external_data: bool | None = None,
     location: str | None = None,
@@ -49,7 +51,10 @@ def fill_onnx(
             names to initializer names.
         transforms: keyed by checkpoint name (or one ``fn(name, array)``): ONNX layouts often
             differ from TF's (a ``Gemm`` weight is ``[out, in]`` with ``transB=1``).
-        cast: convert values whose dtype differs from the initializer's (otherwise an error).
+        cast: convert values whose dtype differs from the initializer's (otherwise an error),
+            under the cast policy (`ckptio.casting`): a cast that could change values beyond
+            rounding floats (float to integer, an integer type too narrow) raises
+            `LossyCastError` unless `allow_lossy_cast`, and then saturates.
         strict: raise when `name_map` names a tensor the checkpoint does not have (otherwise
             that initializer keeps the model's value too).
         external_data: store tensors of at least `size_threshold` bytes in a separate file
@@ -105,10 +110,13 @@ def fill_onnx(
                 for done, (init, source) in enumerate(plan, 1):
                     value = ckpt.get_tensor(source, verify=verify)
                     value = _onnx_value(
-                        init, pipeline.apply_transform(transforms, source, value), cast
+                        init,
+                        pipeline.apply_transform(transforms, source, value),
+                        cast=cast,
+                        allow_lossy_cast=allow_lossy_cast,
+                        file=ckpt.path,
+                        key=source,
                     )
-                    if isinstance(value, str):
-                        raise CheckpointError(value, ckpt.path, source)
                     filled = numpy_helper.from_array(value, init.name)
                     if data is not None and len(filled.raw_data) >= size_threshold:
                         _move_to_external(filled, data, location)
@@ -128,23 +136,44 @@ def fill_onnx(
     return report
 
 
-def _onnx_value(init: Any, value: np.ndarray, cast: bool) -> np.ndarray | str:
-    """`value` checked against (and with `cast`, converted to) the initializer's dtype and
-    shape; an error message instead when it does not fit."""
+def _onnx_value(
+    init: Any,
+    value: np.ndarray,
+    *,
+    cast: bool,
+    allow_lossy_cast: bool,
+    file: str,
+    key: str,
+) -> np.ndarray:
+    """`value` checked against (and with `cast`, converted to, under the cast policy) the
+    initializer's dtype and shape; `CheckpointError` naming `file` and `key` when it does not
+    fit, `LossyCastError` for a cast that could lose values unless `allow_lossy_cast`."""
     from onnx import helper
 
     want = np.dtype(helper.tensor_dtype_to_np_dtype(init.data_type))
     if value.dtype != want:
         if not cast:
-            return (
+            raise CheckpointError(
                 f"dtype {value.dtype.name} differs from ONNX initializer {init.name!r} "
-                f"({want.name}); pass cast=True to convert"
+                f"({want.name}); pass cast=True to convert",
+                file,
+                key,
             )
-        value = value.astype(want)
+        why = lossy_reason(value.dtype, want)
+        if why is not None and not allow_lossy_cast:
+            raise LossyCastError(
+                f"refusing to cast {value.dtype.name} to {want.name} for ONNX initializer "
+                f"{init.name!r}: {why}; pass allow_lossy_cast=True to cast anyway",
+                file=file,
+                key=key,
+            )
+        value = cast_array(value, want)
     if value.shape != tuple(init.dims):
-        return (
+        raise CheckpointError(
             f"shape {list(value.shape)} differs from ONNX initializer {init.name!r} "
-            f"{list(init.dims)} (a layout transform may be needed)"
+            f"{list(init.dims)} (a layout transform may be needed)",
+            file,
+            key,
         )
     return pipeline.contiguous(value)
 

@@ -30,7 +30,9 @@ region of the full tensor (read alone when no transform applies).
 Each entry's steps run in order: the `transforms=` given for it (by target name, else by
 checkpoint name; or a callable), then the layout rule, then, with `reshape=True`, a row-major
 reshape to the target shape when the element counts agree (TF-slim `reshape_variables`), then,
-with `cast=True`, a cast to the target dtype.
+with `cast=True`, a cast to the target dtype. Casts follow the cast policy (`ckptio.casting`):
+one that could change values beyond rounding floats (float to integer, an integer type too
+narrow) is a problem unless `allow_lossy_cast=True`, and then saturates.
 
 Errors. With `errors="raise"` (default) the first problem raises `RestoreError`, a
 `ValueError` as in TF (and a `ckptio.CheckpointError`), with TF's wording where TF has one and

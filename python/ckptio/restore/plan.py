@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from .._names import did_you_mean
+from ..casting import lossy_reason
 from .mapping import (
     Assignment,
     NameView,
@@ -20,7 +21,7 @@ from .mapping import (
     from_names,
     from_var_list,
 )
-from .targets import Target, parse_targets
+from .targets import Target, numpy_dtype, parse_targets
 from .transforms import Cast, Reshape, TorchLayout, Transform
 
 __all__ = ["Missing", "PlanEntry", "Problem", "RestorePlan", "TransformSpec", "plan_restore"]
@@ -439,6 +440,7 @@ class _Planner:
         transforms: TransformSpec,
         reshape: bool,
         cast: bool,
+        allow_lossy_cast: bool,
         ignore_missing: bool,
     ) -> None:
         self.source = source
@@ -448,6 +450,7 @@ class _Planner:
         self.transforms = transforms
         self.reshape = reshape
         self.cast = cast
+        self.allow_lossy_cast = allow_lossy_cast
         self.ignore_missing = ignore_missing
         self.shapes = source.shapes()
         self.dtypes = source.dtype_names()
@@ -588,10 +591,33 @@ class _Planner:
     ) -> None:
         """Plan `name` from `a.source` (`region`: the part of it a partitioned target takes)."""
         key, source_dtype = self.key_of(a.source), self.dtypes[a.source]
+        refused = self.lossy_cast(steps, source_dtype)
+        if refused is not None:
+            self.problem(
+                name, a.source, "cast", f"{refused} (target {name}, checkpoint {self.label})"
+            )
+            return
         region = None if region is None else tuple(region)
         self.entries[name] = PlanEntry(
             name, a.source, key, stored, source_dtype, shape, dtype, steps, region, a.rule
         )
+
+    def lossy_cast(self, steps: Sequence[Transform], dtype: str) -> str | None:
+        """Why a cast among `steps` (from `cast=True` or given in `transforms`) could lose
+        values under the cast policy (`ckptio.casting`: integers out of range, fractions), unless
+        `allow_lossy_cast`; None when every cast keeps the values."""
+        if self.allow_lossy_cast:
+            return None
+        for step in steps:
+            if isinstance(step, Cast):
+                why = lossy_reason(numpy_dtype(dtype), numpy_dtype(step.to))
+                if why is not None:
+                    return (
+                        f"refusing to cast {dtype} to {step.to}: {why}; pass "
+                        "allow_lossy_cast=True to cast anyway"
+                    )
+            dtype = step.dtype(dtype)
+        return None
 
     def shape_message(self, a: Assignment, target: Target, shape: tuple) -> str:
         stored = tuple(self.shapes[a.source])
@@ -675,6 +701,7 @@ def plan_restore(
     transforms: TransformSpec = None,
     reshape: bool = False,
     cast: bool = False,
+    allow_lossy_cast: bool = False,
     ignore_missing: bool = False,
     errors: str = "raise",
 ) -> RestorePlan:
@@ -706,7 +733,11 @@ def plan_restore(
         transforms: `{target or checkpoint name: Transform or [Transform, ...]}`, or a callable
             `(source, target, source_shape, target_shape) -> transforms`.
         reshape: reshape row-major when the element counts agree (slim `reshape_variables`).
-        cast: cast to the target dtype when they differ.
+        cast: cast to the target dtype when they differ. A cast (this one, or a `Cast` in
+            `transforms`) that could change values beyond rounding floats (float to integer,
+            an integer type too narrow, ...) is a problem under the cast policy
+            (`ckptio.casting`) unless `allow_lossy_cast`.
+        allow_lossy_cast: make such casts anyway, saturating as the policy does.
         ignore_missing: report missing checkpoint tensors instead of failing.
         errors: "raise" (the first problem raises `RestoreError`) or "report".
 
@@ -783,6 +814,7 @@ def plan_restore(
         transforms=transforms,
         reshape=reshape,
         cast=cast,
+        allow_lossy_cast=allow_lossy_cast,
         ignore_missing=ignore_missing,
     )
     for a in assignments:

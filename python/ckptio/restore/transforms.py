@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ..casting import cast_array
 from .targets import dtype_name, numpy_dtype
 
 __all__ = [
@@ -165,7 +166,8 @@ class Transpose(Transform):
 
 @dataclass(frozen=True)
 class Cast(Transform):
-    """Convert to another dtype (numpy `astype`, a copy). Names as TF spells them."""
+    """Convert to another dtype (a copy), as the cast policy converts (`ckptio.casting`:
+    saturating where a cast that loses values was allowed). Names as TF spells them."""
 
     to: str
 
@@ -184,7 +186,7 @@ class Cast(Transform):
     def apply(self, array: np.ndarray) -> np.ndarray:
         if array.dtype == object:
             raise ValueError(f"cannot cast a string tensor to {self.to}")
-        return array.astype(numpy_dtype(self.to))
+        return cast_array(array, numpy_dtype(self.to))
 
     def __str__(self) -> str:
         return f"cast({self.to})"
