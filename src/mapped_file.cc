@@ -1,7 +1,5 @@
 #include "mapped_file.h"
 
-#include "background.h"
-
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "background.h"
 
 namespace ckptio {
 
