@@ -21,6 +21,7 @@
 #include "ls_json.h"
 #include "natural_order.h"
 #include "ordered_code.h"
+#include "slice_geometry.h"
 #include "snappy.h"
 #include "v1_reader.h"
 
@@ -172,8 +173,9 @@ class ShapeTuples {
   py::handle Get(DimsView dims) {
     // Neighbours in key order often share a shape (a variable and its optimizer slots).
     if (last_ != nullptr && last_->first == dims) return last_->second;
-    auto it = cache_.find(Dims(dims));
-    if (it == cache_.end()) it = cache_.emplace(Dims(dims), ShapeTuple(dims)).first;
+    Dims key(dims);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) it = cache_.emplace(std::move(key), ShapeTuple(dims)).first;
     last_ = &*it;
     return it->second;
   }
@@ -360,10 +362,7 @@ std::string MainFile(const V1Reader& reader) {
 // own V1 line order is an unordered_map's; ours is sorted).
 void AppendDebugHead(std::string_view key, const DataTypeInfo& type,
                      DimsView dims, std::string* out) {
-  out->append(key);
-  out->append(" (").append(type.enum_name).append(") [");
-  for (size_t i = 0; i < dims.size(); ++i) *out += (i ? "," : "") + std::to_string(dims[i]);
-  *out += "]";
+  out->append(key).append(" (").append(type.enum_name).append(") ").append(ShapeString(dims));
 }
 void AppendDebugLine(const TensorRecord& r, std::string* out) {
   if (r.partitioned()) return;

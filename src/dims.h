@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -27,7 +26,6 @@ class DimsView {
   const int64_t* begin() const { return data_; }
   const int64_t* end() const { return data_ + size_; }
   int64_t operator[](size_t i) const { return data_[i]; }
-  std::vector<int64_t> vector() const { return {begin(), end()}; }
 
  private:
   const int64_t* data_ = nullptr;
@@ -44,7 +42,6 @@ class Dims {
   static constexpr size_t kInline = 6;
 
   Dims() = default;
-  Dims(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.size()); }
   Dims(const std::vector<int64_t>& dims) { assign(dims.data(), dims.size()); }  // NOLINT
   explicit Dims(DimsView dims) { assign(dims.data(), dims.size()); }
   Dims(const Dims& other) { assign(other.data(), other.size()); }
@@ -69,7 +66,6 @@ class Dims {
   const int64_t* begin() const { return data(); }
   const int64_t* end() const { return data() + size_; }
   int64_t operator[](size_t i) const { return data()[i]; }
-  std::vector<int64_t> vector() const { return {begin(), end()}; }
 
   void clear() { size_ = 0; }
   void push_back(int64_t d) {

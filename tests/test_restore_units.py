@@ -394,6 +394,27 @@ def test_plan_partitions_from_a_partitioned_tensor(tiny):
     assert np.array_equal(np.concatenate([loaded["emb/part_0"], loaded["emb/part_1"]]), full.T)
 
 
+def test_cast_of_a_quantized_tensor_is_judged_on_its_values(tmp_path):
+    """A qint8 tensor reads as int8: casting it to int32 keeps every value (no flag needed),
+    to uint8 would lose the negatives (refused, then saturated when allowed)."""
+    values = np.arange(-2, 2, dtype=np.int8)
+    with ckptio.BundleWriter(str(tmp_path / "q")) as writer:
+        writer.add("q", values, dtype="qint8")
+    with ckptio.open(str(tmp_path / "q")) as ckpt:
+        assert ckpt.dtype_names()["q"] == "qint8"
+        wide = ckptio.plan_restore(
+            ckpt, [("x", (4,), "int32")], assignment_map={"q": "x"}, cast=True
+        )
+        assert wide.load()["x"].tolist() == values.tolist()
+        target = [("x", (4,), "uint8")]
+        with pytest.raises(RestoreError, match="refusing to cast qint8 to uint8"):
+            ckptio.plan_restore(ckpt, target, assignment_map={"q": "x"}, cast=True)
+        plan = ckptio.plan_restore(
+            ckpt, target, assignment_map={"q": "x"}, cast=True, allow_lossy_cast=True
+        )
+        assert plan.load()["x"].tolist() == [0, 0, 0, 1]
+
+
 def test_plan_reports(tiny):
     target = {
         "convnet/conv1/weights": ((3, 3, 3, 8), "float16"),

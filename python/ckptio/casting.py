@@ -33,7 +33,15 @@ from ._dtypes import QUANTIZED, numpy_dtypes
 from ._names import did_you_mean
 from .errors import LossyCastError, UsageError
 
-__all__ = ["cast_array", "cast_error", "dtype_names", "lossy_reason", "plan_casts", "target_dtype"]
+__all__ = [
+    "cast_array",
+    "cast_error",
+    "dtype_names",
+    "lossy_reason",
+    "plan_casts",
+    "refusal",
+    "target_dtype",
+]
 
 Cast = Union[str, Mapping[str, str], None]
 
@@ -115,6 +123,14 @@ def lossy_reason(src: np.dtype, dst: np.dtype) -> str | None:
     return "it is not a numeric conversion ckptio checks"
 
 
+def refusal(src: str, dst: str, why: str, where: str = "") -> str:
+    """The one wording of a refused cast, for every caller (the command line swaps in its
+    flag for the keyword)."""
+    return (
+        f"refusing to cast {src} to {dst}{where}: {why}; pass allow_lossy_cast=True to cast anyway"
+    )
+
+
 def _is_floating_tensor(dtype: Any) -> bool:
     return isinstance(dtype, np.dtype) and _is_float(dtype)
 
@@ -160,8 +176,7 @@ def plan_casts(
             first = next(iter(lossy))
             more = f" (and {len(lossy) - 1} more tensors)" if len(lossy) > 1 else ""
             raise LossyCastError(
-                f"refusing to cast {dtypes[first].name} to {table[first].name}{more}: "
-                f"{lossy[first]}; pass allow_lossy_cast=True to cast anyway",
+                refusal(dtypes[first].name, table[first].name, lossy[first], more),
                 file=file,
                 key=first,
             )

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..casting import cast_array, lossy_reason
+from ..casting import cast_array, lossy_reason, refusal
 from ..errors import CheckpointError, LossyCastError
 from ..frameworks import require_module as _require
 from ..reader import Checkpoint
@@ -161,11 +161,9 @@ def _onnx_value(
             )
         why = lossy_reason(value.dtype, want)
         if why is not None and not allow_lossy_cast:
+            where = f" for ONNX initializer {init.name!r}"
             raise LossyCastError(
-                f"refusing to cast {value.dtype.name} to {want.name} for ONNX initializer "
-                f"{init.name!r}: {why}; pass allow_lossy_cast=True to cast anyway",
-                file=file,
-                key=key,
+                refusal(value.dtype.name, want.name, why, where), file=file, key=key
             )
         value = cast_array(value, want)
     if value.shape != tuple(init.dims):

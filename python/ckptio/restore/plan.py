@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 
 from .._names import did_you_mean
-from ..casting import lossy_reason
+from ..casting import lossy_reason, refusal
 from .mapping import (
     Assignment,
     NameView,
@@ -454,6 +454,7 @@ class _Planner:
         self.ignore_missing = ignore_missing
         self.shapes = source.shapes()
         self.dtypes = source.dtype_names()
+        self.numpy_dtypes: dict[str, Any] | None = None  # source.dtypes(), when a cast needs it
         self.key_of: Callable[[str], str] = (
             source.key if isinstance(source, NameView) else (lambda name: name)
         )
@@ -591,7 +592,7 @@ class _Planner:
     ) -> None:
         """Plan `name` from `a.source` (`region`: the part of it a partitioned target takes)."""
         key, source_dtype = self.key_of(a.source), self.dtypes[a.source]
-        refused = self.lossy_cast(steps, source_dtype)
+        refused = self.lossy_cast(steps, a.source)
         if refused is not None:
             self.problem(
                 name, a.source, "cast", f"{refused} (target {name}, checkpoint {self.label})"
@@ -602,21 +603,23 @@ class _Planner:
             name, a.source, key, stored, source_dtype, shape, dtype, steps, region, a.rule
         )
 
-    def lossy_cast(self, steps: Sequence[Transform], dtype: str) -> str | None:
+    def lossy_cast(self, steps: Sequence[Transform], source: str) -> str | None:
         """Why a cast among `steps` (from `cast=True` or given in `transforms`) could lose
         values under the cast policy (`ckptio.casting`: integers out of range, fractions), unless
-        `allow_lossy_cast`; None when every cast keeps the values."""
-        if self.allow_lossy_cast:
+        `allow_lossy_cast`; None when every cast keeps the values. Judged on the numpy dtypes
+        the values have (a qint8 tensor reads as int8)."""
+        casts = [step for step in steps if isinstance(step, Cast)]
+        if self.allow_lossy_cast or not casts:
             return None
-        for step in steps:
-            if isinstance(step, Cast):
-                why = lossy_reason(numpy_dtype(dtype), numpy_dtype(step.to))
-                if why is not None:
-                    return (
-                        f"refusing to cast {dtype} to {step.to}: {why}; pass "
-                        "allow_lossy_cast=True to cast anyway"
-                    )
-            dtype = step.dtype(dtype)
+        if self.numpy_dtypes is None:
+            self.numpy_dtypes = self.source.dtypes()
+        name, dtype = self.dtypes[source], self.numpy_dtypes[source]
+        for step in casts:
+            to = numpy_dtype(step.to)
+            why = lossy_reason(dtype, to)
+            if why is not None:
+                return refusal(name, step.to, why)
+            name, dtype = step.to, to
         return None
 
     def shape_message(self, a: Assignment, target: Target, shape: tuple) -> str:
