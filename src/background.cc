@@ -1,5 +1,6 @@
 #include "background.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -57,8 +58,24 @@ class Worker {
 std::atomic<Worker*> g_worker{nullptr};
 std::atomic<pid_t> g_worker_pid{0};
 std::mutex g_start_mu;
+std::mutex g_state_mu;
+
+// Around fork(): hold both locks across it, so that the child gets them free (it has only the
+// forking thread, which then releases them). Registered once, when the library loads.
+void LockForFork() {
+  g_start_mu.lock();
+  g_state_mu.lock();
+}
+void UnlockAfterFork() {
+  g_state_mu.unlock();
+  g_start_mu.unlock();
+}
+[[maybe_unused]] const int g_fork_handlers =
+    ::pthread_atfork(LockForFork, UnlockAfterFork, UnlockAfterFork);
 
 }  // namespace
+
+std::mutex& BackgroundStateMutex() { return g_state_mu; }
 
 bool RunInBackground(std::function<void()> task) {
   const pid_t pid = ::getpid();

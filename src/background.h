@@ -6,11 +6,17 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 
 namespace ckptio {
 
 // Run `task` on the background thread, after the tasks submitted before it. False when no
 // thread can be had: the task is not run (the caller runs it, or drops it).
 bool RunInBackground(std::function<void()> task);
+
+// The lock for state shared with the background thread (the files' queued hints). fork()
+// waits until no thread holds it: a child inheriting it held, from a thread the child does not
+// have, would wait on it forever at its first read.
+std::mutex& BackgroundStateMutex();
 
 }  // namespace ckptio

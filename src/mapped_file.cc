@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "background.h"
 
@@ -135,7 +136,7 @@ void MappedFile::Prefetch(uint64_t offset, uint64_t n) const {
   if (self == nullptr) return PrefetchNow(offset, n);
   const pid_t pid = ::getpid();
   {
-    std::lock_guard<std::mutex> lock(hints_mu_);
+    std::lock_guard<std::mutex> lock(BackgroundStateMutex());
     if (!hints_.empty() && hints_.back().offset + hints_.back().n == offset) {
       hints_.back().n += n;  // continues the last one: one request
     } else if (hints_.size() < kMaxWaiting) {
@@ -151,7 +152,7 @@ void MappedFile::PrefetchQueued() const {
   for (;;) {
     Hint hint;
     {
-      std::lock_guard<std::mutex> lock(hints_mu_);
+      std::lock_guard<std::mutex> lock(BackgroundStateMutex());
       if (hints_.empty()) {
         hints_task_pid_ = 0;
         return;

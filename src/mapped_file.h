@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "status.h"
@@ -69,11 +68,11 @@ class MappedFile : public std::enable_shared_from_this<MappedFile> {
   bool counted_ = false;  // fd_ counts against kMaxHeldOpen
 
   // Hints waiting for the background thread, and whether a task to make them is queued there
-  // (by which process: a forked child's file has no task of its own yet).
+  // (by which process: a forked child's file has no task of its own yet). Guarded by
+  // BackgroundStateMutex(), which fork() never leaves held.
   struct Hint {
     uint64_t offset, n;
   };
-  mutable std::mutex hints_mu_;
   mutable std::deque<Hint> hints_;
   mutable pid_t hints_task_pid_ = 0;  // 0: no task queued
 };
