@@ -21,6 +21,7 @@
 #include "ls_json.h"
 #include "natural_order.h"
 #include "ordered_code.h"
+#include "py_gil.h"
 #include "slice_geometry.h"
 #include "snappy.h"
 #include "v1_reader.h"
@@ -263,14 +264,14 @@ class PySource : public DataSource {
   PySource(std::string path, py::object impl, uint64_t size)
       : path_(std::move(path)), impl_(std::move(impl)), size_(size) {}
   ~PySource() override {
-    py::gil_scoped_acquire gil;
+    GilHeld gil;
     impl_ = py::object();
   }
   const std::string& path() const override { return path_; }
   uint64_t size() const override { return size_; }
 
   Status Read(uint64_t offset, uint64_t n, ByteRange* out) const override {
-    py::gil_scoped_acquire gil;
+    GilHeld gil;
     try {
       py::object data = impl_.attr("read")(offset, n);
       if (!PyBytes_Check(data.ptr())) return Status::IOError("source returned no bytes").WithFile(path_);
@@ -292,7 +293,7 @@ class PySource : public DataSource {
       out->data = reinterpret_cast<const uint8_t*>(PyBytes_AS_STRING(data.ptr()));
       PyObject* held = data.release().ptr();
       out->owner = std::shared_ptr<const void>(held, [](const void* p) {
-        py::gil_scoped_acquire gil;
+        GilHeld gil;
         Py_DECREF(static_cast<PyObject*>(const_cast<void*>(p)));
       });
       return Status::OK();
@@ -313,12 +314,12 @@ SourceOpener PythonOpener(py::object opener) {
   auto shared = std::make_shared<py::object>(std::move(opener));
   // The opener object is released with the GIL held, whichever thread drops the last copy.
   std::shared_ptr<py::object> guarded(new py::object(*shared), [](py::object* o) {
-    py::gil_scoped_acquire gil;
+    GilHeld gil;
     delete o;
   });
   shared.reset();
   return [guarded](const std::string& path, std::shared_ptr<const DataSource>* out) -> Status {
-    py::gil_scoped_acquire gil;
+    GilHeld gil;
     try {
       py::object source = (*guarded)(path);
       const uint64_t size = source.attr("size").cast<uint64_t>();
@@ -470,7 +471,7 @@ class PyReader : public PyReaderBase {
     Status s;
     SourceOpener open = opener.is_none() ? SourceOpener(OpenMappedSource) : PythonOpener(opener);
     {
-      py::gil_scoped_release release;
+      GilReleased released;
       s = Reader::Open(where, &reader, std::move(open));
     }
     Check(s);
@@ -604,11 +605,11 @@ class PyReader : public PyReaderBase {
     auto reader = Get();
     Status s;
     if (name.is_none()) {
-      py::gil_scoped_release release;
+      GilReleased released;
       s = reader->VerifyAll();
     } else {
       const Entry& e = Lookup(*reader, name);
-      py::gil_scoped_release release;
+      GilReleased released;
       s = reader->Verify(e);
     }
     Check(s);
@@ -719,7 +720,7 @@ class PyBundleReader : public PyReader<BundleReader> {
       auto* dst = static_cast<uint8_t*>(out.mutable_data());
       Status s;
       {
-        py::gil_scoped_release release;
+        GilReleased released;
         s = reader->CopyTo(r, bytes.data, dst, verify);
       }
       Check(s);
@@ -729,7 +730,7 @@ class PyBundleReader : public PyReader<BundleReader> {
     if (verify) {
       Status s;
       {
-        py::gil_scoped_release release;
+        GilReleased released;
         s = reader->VerifyData(r, bytes.data);  // the bytes in hand: no second fetch
       }
       Check(s);
@@ -748,7 +749,7 @@ class PyBundleReader : public PyReader<BundleReader> {
       const TensorRecord* r = reader->Find(EncodeKey(name));
       if (r != nullptr) records.push_back(r);
     }
-    py::gil_scoped_release release;
+    GilReleased released;
     uint64_t bytes = 0;
     for (const TensorRecord* r : records) bytes += reader->Prefetch(*r);
     return bytes;
@@ -818,7 +819,7 @@ class PyV1Reader : public PyReader<V1Reader> {
       std::vector<std::string> elements;
       Status s;
       {
-        py::gil_scoped_release release;
+        GilReleased released;
         s = reader->ReadStrings(t, &elements);
       }
       Check(s);
@@ -842,7 +843,7 @@ class PyV1Reader : public PyReader<V1Reader> {
       auto* dst = static_cast<uint8_t*>(out.mutable_data());
       Status s;
       {
-        py::gil_scoped_release release;
+        GilReleased released;
         s = reader->ReadFixed(t, dst);
       }
       Check(s);
@@ -908,7 +909,7 @@ class PyBundleWriter {
     const uint64_t size = static_cast<uint64_t>(array.nbytes());
     Status s;
     {
-      py::gil_scoped_release release;
+      GilReleased released;
       s = writer_.AddFixed(key, dtype, dims, data, size);
     }
     Check(s);
@@ -924,7 +925,7 @@ class PyBundleWriter {
     }
     Status s;
     {
-      py::gil_scoped_release release;  // `elements` keeps the bytes alive
+      GilReleased released;  // `elements` keeps the bytes alive
       s = writer_.AddStrings(key, dims, views);
     }
     Check(s);
@@ -935,7 +936,7 @@ class PyBundleWriter {
     const std::string key = EncodeKey(name);
     Status s;
     {
-      py::gil_scoped_release release;
+      GilReleased released;
       s = writer_.AddCopy(key, dtype, dims, src_path, offset, size, masked_crc);
     }
     Check(s);
@@ -944,7 +945,7 @@ class PyBundleWriter {
   void Finish() {
     Status s;
     {
-      py::gil_scoped_release release;
+      GilReleased released;
       s = writer_.Finish();
     }
     Check(s.WithFile(writer_.prefix() + ".index"));

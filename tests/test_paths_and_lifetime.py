@@ -590,3 +590,43 @@ def test_close_during_verify_and_copy(tmp_path, tf_checkpoints, which):
                 assert fp == want[n], n
             assert {n: fingerprint(v) for n, v in views.items()} == want
     assert outcomes["closed"] >= len(points) - 1, outcomes
+
+
+DAEMONS_AT_EXIT = r"""
+import os, sys, threading, time
+import fsspec, numpy as np, ckptio
+
+prefix = ckptio.save(sys.argv[1], {f"t{i}": np.full(300_000, i, np.float32) for i in range(16)})
+fs = fsspec.filesystem("memory")
+for name in os.listdir(os.path.dirname(prefix)):
+    with open(os.path.join(os.path.dirname(prefix), name), "rb") as f:
+        fs.pipe_file(f"/exit/{name}", f.read())
+local, remote = ckptio.open(prefix), ckptio.open("memory://exit/" + os.path.basename(prefix))
+names = sorted(local)
+work = [
+    lambda: [local.get_tensor(n, copy=True, verify=True) for n in names],
+    lambda: local.verify(),
+    lambda: local.prefetch(names),
+    lambda: [remote.get_tensor(n, copy=True, verify=True) for n in names],
+]
+for job in work:
+    threading.Thread(target=lambda job=job: [job() for _ in iter(int, 1)], daemon=True).start()
+time.sleep(0.3)
+print("exiting", flush=True)
+"""
+
+
+def test_daemon_threads_inside_ckptio_when_the_program_ends(tmp_path):
+    """A program may end while daemon threads are inside ckptio with the GIL released (or a
+    remote source's read taking it). CPython ends such threads by unwinding their stacks, which
+    out of a destructor is std::terminate: the process aborted at exit. It must exit cleanly."""
+    for attempt in range(3):
+        proc = subprocess.run(
+            [sys.executable, "-c", DAEMONS_AT_EXIT, str(tmp_path / f"ckpt{attempt}")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.stdout.strip() == "exiting", proc.stderr
+        assert proc.returncode == 0, f"exit status {proc.returncode}: {proc.stderr[-2000:]}"
+        assert "terminate" not in proc.stderr, proc.stderr
