@@ -1018,6 +1018,17 @@ PYBIND11_MODULE(_core, m) {
     const auto* p = reinterpret_cast<const uint8_t*>(v.data());
     return portable ? crc32c::ExtendPortable(crc, p, v.size()) : crc32c::Extend(crc, p, v.size());
   }, py::arg("data"), py::arg("portable") = false, py::arg("crc") = 0u);
+  // The fused copy and CRC, at any alignment of source and destination (for the tests).
+  m.def("crc32c_copy", [](const py::bytes& data, size_t src_offset, size_t dst_offset) {
+    std::string_view v = data;
+    if (src_offset > v.size()) throw py::value_error("src_offset past the end of data");
+    const size_t n = v.size() - src_offset;
+    std::string out(dst_offset + n, '\0');
+    const uint32_t crc = crc32c::CopyExtend(
+        0, reinterpret_cast<const uint8_t*>(v.data()) + src_offset,
+        reinterpret_cast<uint8_t*>(out.data()) + dst_offset, n);
+    return py::make_tuple(crc, py::bytes(out.data() + dst_offset, n));
+  }, py::arg("data"), py::arg("src_offset") = 0, py::arg("dst_offset") = 0);
   m.def("crc32c_hardware", &crc32c::IsHardwareAccelerated);
   m.def("crc32c_combine", &crc32c::Combine, py::arg("crc_a"), py::arg("crc_b"), py::arg("len_b"));
   m.def("snappy_uncompress", [](const py::bytes& data) {

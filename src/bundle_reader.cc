@@ -18,7 +18,7 @@ namespace {
 
 constexpr size_t kMaxRank = 254;                  // TensorShape's own limit
 constexpr uint64_t kMaxElements = 1ull << 62;     // beyond this no size fits in 64 bits
-constexpr uint64_t kCopyChunk = 1 << 20;          // copy + CRC in cache-sized steps
+constexpr uint64_t kCopyChunk = 1 << 20;          // pread + CRC in cache-sized steps
 // Checking that the slices of partitioned tensors do not overlap costs pairs x rank steps. This
 // many per checkpoint (well under a second), plus some per index entry, is far beyond any real
 // partitioning and bounds what a crafted index can cost (300k copies of one empty slice took
@@ -305,15 +305,11 @@ bool VariantChecksum(const uint8_t* p, uint64_t size, uint64_t n, uint32_t* crc)
 
 namespace {
 
-// Copy [data, data+n) to dst, checksumming each cache-sized step while it is still in cache.
+// Copy [data, data+n) to dst; with `checksum`, its CRC computed in the same pass.
 uint32_t CopyAndChecksum(const uint8_t* data, uint64_t n, uint8_t* dst, bool checksum) {
-  uint32_t crc = 0;
-  for (uint64_t done = 0; done < n; done += kCopyChunk) {
-    const uint64_t step = std::min(kCopyChunk, n - done);
-    if (checksum) crc = crc32c::Extend(crc, data + done, step);
-    std::memcpy(dst + done, data + done, step);
-  }
-  return crc;
+  if (checksum) return crc32c::CopyExtend(0, data, dst, n);
+  if (n > 0) std::memcpy(dst, data, n);
+  return 0;
 }
 
 // Copy [offset, offset+n) of `source` into dst by reading the file (pread: no source pages to
@@ -332,12 +328,14 @@ Status ReadAndChecksum(const DataSource& source, uint64_t offset, uint64_t n, ui
 // Large ranges go in blocks shared out to worker threads in file order, so that on a cold file
 // one read is in flight per worker (one stream of faults or reads cannot reach the disk's
 // parallel rate); the blocks' CRCs are combined at the end. A copy from a file held open reads
-// each block straight into its destination (pread); otherwise, and for checksum-only passes,
-// each block of the mapping is brought in first (Populate: one call instead of a page fault
-// per few pages), then copied and checksummed while in cache. Every bulk read also tells the
-// source where it is (Reading), which keeps a window ahead of forward-moving reads requested:
-// the disk stays busy across tensor boundaries. More workers than cores on purpose: cold, they
-// mostly wait for the disk.
+// each block that is not cached yet straight into its destination (pread); a cached block
+// (warm), any block of a file not held open, and checksum-only passes go through the mapping:
+// the block is brought in first (Populate: one call instead of a page fault per few pages),
+// then copied and checksummed in one pass (pread's copy and a CRC after it read every byte
+// twice: a warm verified read-all of 2 GB went from 0.83 to 0.93 of the copy floor). Every
+// bulk read also tells the source where it is (Reading), which keeps a window ahead of
+// forward-moving reads requested: the disk stays busy across tensor boundaries. More workers
+// than cores on purpose: cold, they mostly wait for the disk.
 constexpr uint64_t kMaxBlock = 16 << 20;  // a 4 x 16 MiB window reaches the disk's parallel rate
 constexpr uint64_t kMinBlock = 1 << 20;
 constexpr uint64_t kParallelFrom = 2 << 20;
@@ -372,7 +370,7 @@ Status ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* data
   ParallelFor(blocks, kWorkers, [&](uint64_t b) {
     const uint64_t at = b * block;
     const uint64_t len = std::min(block, n - at);
-    if (direct) {
+    if (direct && !source->Cached(offset + at, len)) {
       Status s = ReadAndChecksum(*source, offset + at, len, dst + at, checksum, &crcs[b]);
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(error_mu);

@@ -70,6 +70,11 @@ uint32_t ExtendPortable(uint32_t crc, const uint8_t* p, size_t n) {
 
 namespace {
 
+uint32_t CopyExtendPortable(uint32_t crc, const uint8_t* p, uint8_t* d, size_t n) {
+  if (n > 0) std::memcpy(d, p, n);
+  return ExtendPortable(crc, p, n);
+}
+
 // GF(2) matrix helpers for shifting a CRC register over runs of zero bytes (as zlib's
 // crc32_combine does): combining lanes computed in parallel, and CRCs of a split buffer.
 uint32_t Gf2Times(const uint32_t* mat, uint32_t vec) {
@@ -125,8 +130,11 @@ struct ZerosTable {
 constexpr size_t kLong = 8192;
 constexpr size_t kShort = 256;
 
-__attribute__((target("sse4.2"))) uint64_t Lanes(uint64_t crc0, const uint8_t* p, size_t block,
-                                                 const ZerosTable& zeros) {
+// With kCopy, each 8 bytes loaded is also stored to dst: a copy and its CRC in one pass over
+// the source (a CRC after the copy reads every byte a second time).
+template <bool kCopy>
+__attribute__((target("sse4.2"))) uint64_t Lanes(uint64_t crc0, const uint8_t* p, uint8_t* d,
+                                                 size_t block, const ZerosTable& zeros) {
   uint64_t crc1 = 0, crc2 = 0;
   for (size_t i = 0; i < block; i += 8) {
     uint64_t a, b, c;
@@ -136,31 +144,53 @@ __attribute__((target("sse4.2"))) uint64_t Lanes(uint64_t crc0, const uint8_t* p
     crc0 = _mm_crc32_u64(crc0, a);
     crc1 = _mm_crc32_u64(crc1, b);
     crc2 = _mm_crc32_u64(crc2, c);
+    if constexpr (kCopy) {
+      std::memcpy(d + i, &a, 8);
+      std::memcpy(d + block + i, &b, 8);
+      std::memcpy(d + 2 * block + i, &c, 8);
+    }
   }
   crc0 = zeros.Shift(static_cast<uint32_t>(crc0)) ^ crc1;
   return zeros.Shift(static_cast<uint32_t>(crc0)) ^ crc2;
 }
 
-__attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
-                                                           size_t n) {
+// The CRC of p[0, n) continuing crc; with kCopy, p[0, n) is also copied to d.
+template <bool kCopy>
+__attribute__((target("sse4.2"))) uint32_t Hardware(uint32_t crc, const uint8_t* p, uint8_t* d,
+                                                    size_t n) {
   static const ZerosTable long_zeros(kLong);
   static const ZerosTable short_zeros(kShort);
   uint64_t c = ~crc;
+  auto advance = [&](size_t k) {
+    p += k;
+    if constexpr (kCopy) d += k;
+    n -= k;
+  };
   while (n && (reinterpret_cast<uintptr_t>(p) & 7)) {
-    c = _mm_crc32_u8(static_cast<uint32_t>(c), *p++);
-    --n;
+    c = _mm_crc32_u8(static_cast<uint32_t>(c), *p);
+    if constexpr (kCopy) *d = *p;
+    advance(1);
   }
-  for (; n >= 3 * kLong; p += 3 * kLong, n -= 3 * kLong) c = Lanes(c, p, kLong, long_zeros);
-  for (; n >= 3 * kShort; p += 3 * kShort, n -= 3 * kShort) c = Lanes(c, p, kShort, short_zeros);
-  while (n >= 8) {
+  for (; n >= 3 * kLong; advance(3 * kLong)) c = Lanes<kCopy>(c, p, d, kLong, long_zeros);
+  for (; n >= 3 * kShort; advance(3 * kShort)) c = Lanes<kCopy>(c, p, d, kShort, short_zeros);
+  for (; n >= 8; advance(8)) {
     uint64_t v;
     std::memcpy(&v, p, 8);
     c = _mm_crc32_u64(c, v);
-    p += 8;
-    n -= 8;
+    if constexpr (kCopy) std::memcpy(d, &v, 8);
   }
-  while (n--) c = _mm_crc32_u8(static_cast<uint32_t>(c), *p++);
+  for (; n; advance(1)) {
+    c = _mm_crc32_u8(static_cast<uint32_t>(c), *p);
+    if constexpr (kCopy) *d = *p;
+  }
   return ~static_cast<uint32_t>(c);
+}
+
+uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t n) {
+  return Hardware<false>(crc, p, nullptr, n);
+}
+uint32_t CopyExtendHardware(uint32_t crc, const uint8_t* p, uint8_t* d, size_t n) {
+  return Hardware<true>(crc, p, d, n);
 }
 bool DetectHardware() { return __builtin_cpu_supports("sse4.2"); }
 #elif defined(CKPTIO_CRC_ARM)
@@ -169,17 +199,29 @@ bool DetectHardware() { return __builtin_cpu_supports("sse4.2"); }
 #else
 #define CKPTIO_TARGET_CRC __attribute__((target("+crc")))
 #endif
-CKPTIO_TARGET_CRC uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t n) {
+template <bool kCopy>
+CKPTIO_TARGET_CRC uint32_t Hardware(uint32_t crc, const uint8_t* p, uint8_t* d, size_t n) {
   uint32_t c = ~crc;
-  while (n >= 8) {
+  for (; n >= 8; p += 8, n -= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
     c = __crc32cd(c, v);
-    p += 8;
-    n -= 8;
+    if constexpr (kCopy) {
+      std::memcpy(d, &v, 8);
+      d += 8;
+    }
   }
-  while (n--) c = __crc32cb(c, *p++);
+  for (; n; ++p, --n) {
+    c = __crc32cb(c, *p);
+    if constexpr (kCopy) *d++ = *p;
+  }
   return ~c;
+}
+uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t n) {
+  return Hardware<false>(crc, p, nullptr, n);
+}
+uint32_t CopyExtendHardware(uint32_t crc, const uint8_t* p, uint8_t* d, size_t n) {
+  return Hardware<true>(crc, p, d, n);
 }
 #if defined(__APPLE__)
 bool DetectHardware() { return true; }  // every Apple arm64 CPU has the CRC32 instructions
@@ -190,6 +232,9 @@ bool DetectHardware() { return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0; }
 uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t n) {
   return ExtendPortable(crc, p, n);
 }
+uint32_t CopyExtendHardware(uint32_t crc, const uint8_t* p, uint8_t* d, size_t n) {
+  return CopyExtendPortable(crc, p, d, n);
+}
 bool DetectHardware() { return false; }
 #endif
 
@@ -197,11 +242,20 @@ using ExtendFn = uint32_t (*)(uint32_t, const uint8_t*, size_t);
 
 ExtendFn Choose() { return DetectHardware() ? ExtendHardware : ExtendPortable; }
 
+using CopyExtendFn = uint32_t (*)(uint32_t, const uint8_t*, uint8_t*, size_t);
+
+CopyExtendFn ChooseCopy() { return DetectHardware() ? CopyExtendHardware : CopyExtendPortable; }
+
 }  // namespace
 
 uint32_t Extend(uint32_t crc, const uint8_t* data, size_t n) {
   static const ExtendFn fn = Choose();
   return fn(crc, data, n);
+}
+
+uint32_t CopyExtend(uint32_t crc, const uint8_t* src, uint8_t* dst, size_t n) {
+  static const CopyExtendFn fn = ChooseCopy();
+  return fn(crc, src, dst, n);
 }
 
 bool IsHardwareAccelerated() { return DetectHardware(); }

@@ -11,6 +11,10 @@ namespace crc32c {
 uint32_t Extend(uint32_t crc, const uint8_t* data, size_t n);
 inline uint32_t Value(const uint8_t* data, size_t n) { return Extend(0, data, n); }
 
+// Extend over src[0, n) while copying it to dst (which must not overlap src), in one pass over
+// src: a copy and its CRC for about the cost of the copy alone.
+uint32_t CopyExtend(uint32_t crc, const uint8_t* src, uint8_t* dst, size_t n);
+
 // TF stores masked CRCs: a CRC over data that itself contains CRCs is otherwise weak.
 constexpr uint32_t kMaskDelta = 0xa282ead8u;
 inline uint32_t Mask(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + kMaskDelta; }

@@ -186,6 +186,23 @@ void MappedFile::PrefetchNow(uint64_t offset, uint64_t n) const {
   }
 }
 
+bool MappedFile::Cached(uint64_t offset, uint64_t n) const {
+  if (data_ == nullptr || n == 0 || !RangeWithinSize(offset, n)) return false;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t end = offset + n;
+  unsigned char resident[1024];
+  for (uint64_t at = offset / page * page; at < end;) {
+    const uint64_t len = std::min<uint64_t>(end - at, sizeof(resident) * page);
+    if (::mincore(const_cast<uint8_t*>(data_) + at, len, resident) != 0) return false;
+    const uint64_t pages = (len + page - 1) / page;
+    for (uint64_t i = 0; i < pages; ++i) {
+      if (!(resident[i] & 1)) return false;
+    }
+    at += len;
+  }
+  return true;
+}
+
 void MappedFile::WillNeed(uint64_t offset, uint64_t n) const {
   if (data_ == nullptr || !RangeWithinSize(offset, n)) return;
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));

@@ -42,6 +42,8 @@ class MappedFile : public std::enable_shared_from_this<MappedFile> {
   // WILLNEED hint): a block copy then takes no page faults, and several threads populating
   // their own blocks keep several reads in flight on a cold file.
   void Populate(uint64_t offset, uint64_t n) const;
+  // Whether every page of [offset, offset+n) is in the page cache now (mincore).
+  bool Cached(uint64_t offset, uint64_t n) const;
 
   // Whether ReadInto works (the file is held open).
   bool can_read_into() const { return fd_ >= 0; }

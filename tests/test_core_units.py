@@ -27,6 +27,22 @@ def test_crc32c_hardware_and_table_agree(length):
         assert _core.crc32c(chunk) == _core.crc32c(chunk, portable=True)
 
 
+# Around the fused pass's steps: 8 bytes, three lanes of 256 and of 8192 bytes.
+@pytest.mark.parametrize(
+    "length", [*range(0, 20), 767, 768, 769, 3 * 8192 - 1, 3 * 8192, 3 * 8192 + 773, 100_003]
+)
+def test_crc32c_copy_copies_and_checksums_at_every_alignment(length):
+    """The fused copy + CRC (warm copies of large tensors) gives the bytes and the CRC that a
+    plain copy and the table-driven CRC give, whatever the alignment of either side."""
+    rng = random.Random(length)
+    data = bytes(rng.getrandbits(8) for _ in range(length + 7))
+    for src in range(8):
+        for dst in (0, 1, 3, 5):
+            crc, copy = _core.crc32c_copy(data, src, dst)
+            assert copy == data[src:]
+            assert crc == _core.crc32c(data[src:], portable=True)
+
+
 def test_crc32c_extend_is_concatenation():
     a, b = b"hello, ", b"checkpoint world"
     assert _core.crc32c(b, crc=_core.crc32c(a)) == _core.crc32c(a + b)
