@@ -328,14 +328,14 @@ Status ReadAndChecksum(const DataSource& source, uint64_t offset, uint64_t n, ui
 // Large ranges go in blocks shared out to worker threads in file order, so that on a cold file
 // one read is in flight per worker (one stream of faults or reads cannot reach the disk's
 // parallel rate); the blocks' CRCs are combined at the end. A copy from a file held open reads
-// each block that is not cached yet straight into its destination (pread); a cached block
-// (warm), any block of a file not held open, and checksum-only passes go through the mapping:
-// the block is brought in first (Populate: one call instead of a page fault per few pages),
-// then copied and checksummed in one pass (pread's copy and a CRC after it read every byte
-// twice: a warm verified read-all of 2 GB went from 0.83 to 0.93 of the copy floor). Every
-// bulk read also tells the source where it is (Reading), which keeps a window ahead of
-// forward-moving reads requested: the disk stays busy across tensor boundaries. More workers
-// than cores on purpose: cold, they mostly wait for the disk.
+// each block straight into its destination (pread), unless the block is warm
+// (MappedFile::Warm). Warm blocks, blocks of a file not held open, and checksum-only passes go
+// through the mapping: the block is brought in first (Populate: one call instead of a page
+// fault per few pages), then copied and checksummed in one pass (pread's copy and a CRC after
+// it read every byte twice: a warm verified read-all of 2 GB went from 0.83 to 0.93 of the copy
+// floor). Every bulk read also tells the source where it is (Reading), which keeps a window
+// ahead of forward-moving reads requested: the disk stays busy across tensor boundaries. More
+// workers than cores on purpose: cold, they mostly wait for the disk.
 constexpr uint64_t kMaxBlock = 16 << 20;  // a 4 x 16 MiB window reaches the disk's parallel rate
 constexpr uint64_t kMinBlock = 1 << 20;
 constexpr uint64_t kParallelFrom = 2 << 20;
@@ -370,7 +370,7 @@ Status ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* data
   ParallelFor(blocks, kWorkers, [&](uint64_t b) {
     const uint64_t at = b * block;
     const uint64_t len = std::min(block, n - at);
-    if (direct && !source->Cached(offset + at, len)) {
+    if (direct && !source->Warm(offset + at, len)) {
       Status s = ReadAndChecksum(*source, offset + at, len, dst + at, checksum, &crcs[b]);
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(error_mu);

@@ -176,8 +176,10 @@ void MappedFile::PrefetchNow(uint64_t offset, uint64_t n) const {
     const uint64_t last = (at + len - 1) / page * page;
     unsigned char resident = 0;
     if (::mincore(const_cast<uint8_t*>(data_) + last, 1, &resident) == 0 && (resident & 1)) {
+      hints_read_disk_.store(false, std::memory_order_relaxed);
       continue;
     }
+    hints_read_disk_.store(true, std::memory_order_relaxed);
     if (fd_ >= 0) {
       ::posix_fadvise(fd_, static_cast<off_t>(at), static_cast<off_t>(len), POSIX_FADV_WILLNEED);
     } else {
@@ -186,8 +188,9 @@ void MappedFile::PrefetchNow(uint64_t offset, uint64_t n) const {
   }
 }
 
-bool MappedFile::Cached(uint64_t offset, uint64_t n) const {
+bool MappedFile::Warm(uint64_t offset, uint64_t n) const {
   if (data_ == nullptr || n == 0 || !RangeWithinSize(offset, n)) return false;
+  if (hints_read_disk_.load(std::memory_order_relaxed)) return false;
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const uint64_t end = offset + n;
   unsigned char resident[1024];

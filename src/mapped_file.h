@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <string>
@@ -42,8 +43,12 @@ class MappedFile : public std::enable_shared_from_this<MappedFile> {
   // WILLNEED hint): a block copy then takes no page faults, and several threads populating
   // their own blocks keep several reads in flight on a cold file.
   void Populate(uint64_t offset, uint64_t n) const;
-  // Whether every page of [offset, offset+n) is in the page cache now (mincore).
-  bool Cached(uint64_t offset, uint64_t n) const;
+  // Whether [offset, offset+n) is warm: every page in the page cache (mincore), and the file's
+  // last read-ahead hint found its range cached too. While hints have to read from disk, the
+  // pages just ahead of a reader are cached but the file is being read cold; a copy through the
+  // mapping then costs more than reading the file (its page tables are filled, then torn down
+  // at close: measured, a cold 2 GB read-all took 5-8% longer), while warm it saves a pass.
+  bool Warm(uint64_t offset, uint64_t n) const;
 
   // Whether ReadInto works (the file is held open).
   bool can_read_into() const { return fd_ >= 0; }
@@ -76,6 +81,8 @@ class MappedFile : public std::enable_shared_from_this<MappedFile> {
     uint64_t offset, n;
   };
   mutable std::deque<Hint> hints_;
+  // Whether the last hint made had to read from disk (its range was not cached).
+  mutable std::atomic<bool> hints_read_disk_{false};
   mutable pid_t hints_task_pid_ = 0;  // 0: no task queued
 };
 
