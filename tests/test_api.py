@@ -360,11 +360,26 @@ def test_large_copies_warm_and_cold_are_right_and_checked(tmp_path):
         f.write(full)
 
 
+def _exit_code_of_child(pid: int, timeout: float, hung: str) -> int:
+    """The exit code of forked child `pid`; the test fails with `hung` (the child killed) if it
+    has not exited within `timeout` seconds."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(hung)
+        time.sleep(0.001)
+    return os.waitstatus_to_exitcode(done[1])
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_reads_ahead_on_a_thread_of_its_own(tmp_path):
     """Read-ahead hints are made on a background thread, which a forked child does not
     inherit: the child starts its own (its hints take effect), and its reads are right."""
-    import signal
     import time
 
     rng = np.random.default_rng(11)
@@ -399,14 +414,7 @@ def test_forked_child_reads_ahead_on_a_thread_of_its_own(tmp_path):
                 code = 0 if hinted and right else (3 if not hinted else 2)
             finally:
                 os._exit(code)
-        deadline = time.monotonic() + 60
-        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                pytest.fail("the forked child hung")
-            time.sleep(0.02)
-        code = os.waitstatus_to_exitcode(done[1])
+        code = _exit_code_of_child(pid, 60, "the forked child hung")
         assert code != 3, "the child's read-ahead hints never took effect"
         assert code == 0, f"the forked child failed (exit {code})"
         for name, value in arrays.items():  # and the parent reads on
@@ -419,8 +427,6 @@ def test_fork_while_the_hint_thread_works_leaves_the_child_free(tmp_path):
     does not have that thread, must not inherit the lock held (its first read would wait on it
     forever). Many forks right after queueing hints, each child reading once; before the fix
     about one child in forty hung."""
-    import signal
-    import time
 
     arrays = {f"t{i}": np.full(300_000, i, np.float32) for i in range(64)}
     prefix = ckptio.save(str(tmp_path / "ckpt"), arrays)
@@ -437,14 +443,8 @@ def test_fork_while_the_hint_thread_works_leaves_the_child_free(tmp_path):
                     code = 0 if ok else 2
                 finally:
                     os._exit(code)
-            deadline = time.monotonic() + 30
-            while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
-                if time.monotonic() > deadline:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    pytest.fail("a forked child hung on a lock held at fork()")
-                time.sleep(0.0005)
-            assert os.waitstatus_to_exitcode(done[1]) == 0, "a forked child read wrong values"
+            code = _exit_code_of_child(pid, 30, "a forked child hung on a lock held at fork()")
+            assert code == 0, "a forked child read wrong values"
 
 
 def test_shard_truncated_after_open_is_an_error_naming_file_and_key(tmp_path):
