@@ -328,12 +328,12 @@ Status ReadAndChecksum(const DataSource& source, uint64_t offset, uint64_t n, ui
 // Large ranges go in blocks shared out to worker threads in file order, so that on a cold file
 // one read is in flight per worker (one stream of faults or reads cannot reach the disk's
 // parallel rate); the blocks' CRCs are combined at the end. A copy from a file held open reads
-// each block straight into its destination (pread), unless the block is warm
-// (MappedFile::Warm). Warm blocks, blocks of a file not held open, and checksum-only passes go
-// through the mapping: the block is brought in first (Populate: one call instead of a page
-// fault per few pages), then copied and checksummed in one pass (pread's copy and a CRC after
-// it read every byte twice: a warm verified read-all of 2 GB went from 0.83 to 0.93 of the copy
-// floor). Every bulk read also tells the source where it is (Reading), which keeps a window
+// each block straight into its destination (pread), unless the block is warm: then from the
+// file's bytes in memory (MappedFile::WarmBytes). Those, blocks of a file not held open, and
+// checksum-only passes (through the reader's mapping) are brought in first (one call instead
+// of a page fault per few pages), then copied and checksummed in one pass (pread's copy and a
+// CRC after it read every byte twice: a warm verified read-all of 2 GB went from 0.83 to 0.93
+// of the copy floor). Every bulk read also tells the source where it is (Reading), which keeps a window
 // ahead of forward-moving reads requested: the disk stays busy across tensor boundaries. More
 // workers than cores on purpose: cold, they mostly wait for the disk.
 constexpr uint64_t kMaxBlock = 16 << 20;  // a 4 x 16 MiB window reaches the disk's parallel rate
@@ -370,7 +370,8 @@ Status ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* data
   ParallelFor(blocks, kWorkers, [&](uint64_t b) {
     const uint64_t at = b * block;
     const uint64_t len = std::min(block, n - at);
-    if (direct && !source->Warm(offset + at, len)) {
+    const uint8_t* from = direct ? source->WarmBytes(offset + at, len) : nullptr;
+    if (direct && from == nullptr) {
       Status s = ReadAndChecksum(*source, offset + at, len, dst + at, checksum, &crcs[b]);
       if (!s.ok()) {
         std::lock_guard<std::mutex> lock(error_mu);
@@ -378,9 +379,12 @@ Status ReadBlocks(const DataSource* source, uint64_t offset, const uint8_t* data
       }
       return;
     }
-    if (source != nullptr) source->Populate(offset + at, len);
+    if (from == nullptr) {
+      from = data + at;
+      if (source != nullptr) source->Populate(offset + at, len);
+    }
     if (dst != nullptr) {
-      crcs[b] = CopyAndChecksum(data + at, len, dst + at, checksum);
+      crcs[b] = CopyAndChecksum(from, len, dst + at, checksum);
     } else if (checksum) {
       crcs[b] = crc32c::Value(data + at, len);
     }

@@ -36,10 +36,12 @@ class DataSource {
   virtual void Populate(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
   // A bulk read (copy, checksum) of [offset, offset+n) starts: a source may read ahead of it.
   virtual void Reading(uint64_t offset, uint64_t n) const { (void)offset, (void)n; }
-  // Whether a bulk copy of [offset, offset+n) should come from the mapping rather than from
-  // reading the file: the range is in the page cache and the file is not being read from disk
-  // (see MappedFile::Warm). False where not known.
-  virtual bool Warm(uint64_t offset, uint64_t n) const { return (void)offset, (void)n, false; }
+  // Where a bulk copy of [offset, offset+n) is better made from memory than by reading the
+  // file (the range is warm, see MappedFile::WarmBytes): the file's bytes, ready to copy. Null
+  // otherwise.
+  virtual const uint8_t* WarmBytes(uint64_t offset, uint64_t n) const {
+    return (void)offset, (void)n, nullptr;
+  }
   // Whether ReadInto works here (a local file held open).
   virtual bool CanReadInto() const { return false; }
   // Copy [offset, offset+n) into dst by reading the file itself, not through a mapping.
@@ -68,7 +70,9 @@ class MappedSource : public DataSource {
   void Populate(uint64_t offset, uint64_t n) const override { file_->Populate(offset, n); }
   void Reading(uint64_t offset, uint64_t n) const override { ahead_.Reading(*file_, offset, n); }
   bool CanReadInto() const override { return file_->can_read_into(); }
-  bool Warm(uint64_t offset, uint64_t n) const override { return file_->Warm(offset, n); }
+  const uint8_t* WarmBytes(uint64_t offset, uint64_t n) const override {
+    return file_->WarmBytes(offset, n);
+  }
   Status ReadInto(uint64_t offset, uint64_t n, uint8_t* dst) const override {
     return file_->ReadInto(offset, n, dst);
   }

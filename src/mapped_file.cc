@@ -102,6 +102,7 @@ std::shared_ptr<const MappedFile> MappedFile::Borrow(std::string path, const uin
 
 MappedFile::~MappedFile() {
   if (owned_ && data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (file_view_ != nullptr) ::munmap(const_cast<uint8_t*>(file_view_), size_);
   if (fd_ >= 0) ::close(fd_);
   if (counted_) g_held_open.fetch_sub(1);
 }
@@ -188,15 +189,32 @@ void MappedFile::PrefetchNow(uint64_t offset, uint64_t n) const {
   }
 }
 
-bool MappedFile::Warm(uint64_t offset, uint64_t n) const {
-  if (data_ == nullptr || n == 0 || !RangeWithinSize(offset, n)) return false;
-  if (hints_read_disk_.load(std::memory_order_relaxed)) return false;
+namespace {
+
+// Fill the page tables of [offset, offset+n) of a mapping at `base` in one call
+// (MADV_POPULATE_READ) where the kernel can, else hint it (MADV_WILLNEED).
+void PopulateMapping(const uint8_t* base, uint64_t offset, uint64_t n) {
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14
+#endif
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t start = offset / page * page;
+  void* at = const_cast<uint8_t*>(base) + start;
+  // Older kernels refuse the advice (EINVAL): fall back to the asynchronous hint. Any other
+  // failure (EFAULT past a truncated file's end) is left for the read itself to meet.
+  if (::madvise(at, offset + n - start, MADV_POPULATE_READ) != 0 && errno == EINVAL) {
+    ::madvise(at, offset + n - start, MADV_WILLNEED);
+  }
+}
+
+// Whether every page of [offset, offset+n) of a file mapped at `base` is in the page cache.
+bool AllCached(const uint8_t* base, uint64_t offset, uint64_t n) {
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const uint64_t end = offset + n;
   unsigned char resident[1024];
   for (uint64_t at = offset / page * page; at < end;) {
     const uint64_t len = std::min<uint64_t>(end - at, sizeof(resident) * page);
-    if (::mincore(const_cast<uint8_t*>(data_) + at, len, resident) != 0) return false;
+    if (::mincore(const_cast<uint8_t*>(base) + at, len, resident) != 0) return false;
     const uint64_t pages = (len + page - 1) / page;
     for (uint64_t i = 0; i < pages; ++i) {
       if (!(resident[i] & 1)) return false;
@@ -204,6 +222,20 @@ bool MappedFile::Warm(uint64_t offset, uint64_t n) const {
     at += len;
   }
   return true;
+}
+
+}  // namespace
+
+const uint8_t* MappedFile::WarmBytes(uint64_t offset, uint64_t n) const {
+  if (fd_ < 0 || n == 0 || !RangeWithinSize(offset, n)) return nullptr;
+  if (hints_read_disk_.load(std::memory_order_relaxed)) return nullptr;
+  std::call_once(file_view_once_, [this] {
+    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
+    if (m != MAP_FAILED) file_view_ = static_cast<const uint8_t*>(m);
+  });
+  if (file_view_ == nullptr || !AllCached(file_view_, offset, n)) return nullptr;
+  PopulateMapping(file_view_, offset, n);
+  return file_view_ + offset;
 }
 
 void MappedFile::WillNeed(uint64_t offset, uint64_t n) const {
@@ -214,18 +246,8 @@ void MappedFile::WillNeed(uint64_t offset, uint64_t n) const {
 }
 
 void MappedFile::Populate(uint64_t offset, uint64_t n) const {
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22  // Linux 5.14
-#endif
   if (data_ == nullptr || n == 0 || !RangeWithinSize(offset, n)) return;
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  const uint64_t start = offset / page * page;
-  void* at = const_cast<uint8_t*>(data_) + start;
-  // Older kernels refuse the advice (EINVAL): fall back to the asynchronous hint. Any other
-  // failure (EFAULT past a truncated file's end) is left for the read itself to meet.
-  if (::madvise(at, offset + n - start, MADV_POPULATE_READ) != 0 && errno == EINVAL) {
-    ::madvise(at, offset + n - start, MADV_WILLNEED);
-  }
+  PopulateMapping(data_, offset, n);
 }
 
 }  // namespace ckptio

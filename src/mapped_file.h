@@ -8,6 +8,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "status.h"
@@ -43,12 +44,16 @@ class MappedFile : public std::enable_shared_from_this<MappedFile> {
   // WILLNEED hint): a block copy then takes no page faults, and several threads populating
   // their own blocks keep several reads in flight on a cold file.
   void Populate(uint64_t offset, uint64_t n) const;
-  // Whether [offset, offset+n) is warm: every page in the page cache (mincore), and the file's
-  // last read-ahead hint found its range cached too. While hints have to read from disk, the
-  // pages just ahead of a reader are cached but the file is being read cold; a copy through the
-  // mapping then costs more than reading the file (its page tables are filled, then torn down
-  // at close: measured, a cold 2 GB read-all took 5-8% longer), while warm it saves a pass.
-  bool Warm(uint64_t offset, uint64_t n) const;
+  // The bytes of [offset, offset+n) as the file holds them, mapped in and ready to copy, when
+  // the range is warm; null otherwise. Warm: every page in the page cache (mincore), and the
+  // file's last read-ahead hint found its range cached too. While hints have to read from disk,
+  // the pages just ahead of a reader are cached but the file is being read cold; a copy
+  // through a mapping then costs more than reading the file (page tables filled, then torn
+  // down: measured, a cold 2 GB read-all took 5-8% longer), while warm it saves a pass. The
+  // bytes come from a second, shared read-only mapping (made on first use, held open files
+  // only): the private one shows what writes into views changed, and a copy, like a read of
+  // the file, must not.
+  const uint8_t* WarmBytes(uint64_t offset, uint64_t n) const;
 
   // Whether ReadInto works (the file is held open).
   bool can_read_into() const { return fd_ >= 0; }
@@ -83,6 +88,9 @@ class MappedFile : public std::enable_shared_from_this<MappedFile> {
   mutable std::deque<Hint> hints_;
   // Whether the last hint made had to read from disk (its range was not cached).
   mutable std::atomic<bool> hints_read_disk_{false};
+  // The shared read-only mapping of WarmBytes (null until made, or when it cannot be).
+  mutable std::once_flag file_view_once_;
+  mutable const uint8_t* file_view_ = nullptr;
   mutable pid_t hints_task_pid_ = 0;  // 0: no task queued
 };
 

@@ -360,6 +360,29 @@ def test_large_copies_warm_and_cold_are_right_and_checked(tmp_path):
         f.write(full)
 
 
+def test_copies_read_the_file_not_what_a_write_into_a_view_changed(tmp_path):
+    """A write into a view (ctypes, torch: they ignore the read-only flag) lands in the
+    reader's private mapping. A copy reads the file, warm (from memory) or cold (pread) alike,
+    small or large, and verifies."""
+    import ctypes
+
+    arrays = {"big": np.arange(3 << 20, dtype=np.float32), "small": np.arange(1000.0)}
+    prefix = ckptio.save(str(tmp_path / "ckpt"), arrays)
+    data = f"{prefix}.data-00000-of-00001"
+    with ckptio.open(prefix) as ckpt:
+        for name, value in arrays.items():
+            view = ckpt[name]
+            ctypes.memset(view.ctypes.data + 4 * value.itemsize, 0xFF, value.itemsize)
+            assert np.isnan(ckpt[name][4])  # the reader's views see it, as documented
+            for state in ("warm", "cold"):
+                if state == "cold":
+                    with open(data, "rb") as f:
+                        os.fsync(f.fileno())
+                        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+                copy = ckpt.get_tensor(name, copy=True, verify=True)
+                np.testing.assert_array_equal(copy, value, err_msg=f"{name}, {state}")
+
+
 def _exit_code_of_child(pid: int, timeout: float, hung: str) -> int:
     """The exit code of forked child `pid`; the test fails with `hung` (the child killed) if it
     has not exited within `timeout` seconds."""
